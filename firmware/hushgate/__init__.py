@@ -1,0 +1,2 @@
+# Hushgate: a SIP gatekeeper for one household's ATA.
+__version__ = "0.1.0"

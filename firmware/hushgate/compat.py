@@ -1,0 +1,41 @@
+# What the pure modules need from MicroPython, for both interpreters.
+# Feature detection, not version checks: on MicroPython these are the built-ins,
+# on CPython small equivalents with the same wrap-around semantics.
+try:
+    from micropython import const
+except ImportError:
+
+    def const(value):
+        return value
+
+
+import time
+
+try:
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+except AttributeError:
+    # MicroPython's ticks wrap at a power of two; keep the same period so code
+    # tested on CPython meets the same wrap-around it will meet on a board.
+    _TICKS_PERIOD = 1 << 30
+    _TICKS_HALF = _TICKS_PERIOD // 2
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000) & (_TICKS_PERIOD - 1)
+
+    def ticks_add(ticks, delta):
+        return (ticks + delta) % _TICKS_PERIOD
+
+    def ticks_diff(end, start):
+        return ((end - start + _TICKS_HALF) % _TICKS_PERIOD) - _TICKS_HALF
+
+
+try:
+    import asyncio
+
+    sleep_ms = asyncio.sleep_ms
+except AttributeError:
+
+    async def sleep_ms(ms):
+        await asyncio.sleep(ms / 1000)

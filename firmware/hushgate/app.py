@@ -1,0 +1,248 @@
+# Wires the tasks together: SIP loop, web page, panel (LED and button), provider
+# resolution, counters' persistence, and a supervisor that restarts a crashed task
+# and feeds the watchdog only while every task is alive.
+import gc
+import sys
+
+import asyncio
+
+from hushgate import calllog, config, gate, proxy, udp
+from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
+
+_RESOLVE_EVERY_S = const(300)
+_RESOLVE_RETRY_S = const(15)
+_COUNTERS_EVERY_S = const(1800)
+_SUPERVISE_MS = const(1000)
+_RESTART_BACKOFF_MS = const(2000)
+_WATCHDOG_MS = const(8000)
+
+
+def log(text):
+    sys.stderr.write(text + "\n")
+
+
+def _host_port(text, default_port=5060):
+    host, _, port = text.rpartition(":")
+    if not host:
+        return text, default_port
+    return host, int(port)
+
+
+class Clock:
+    """The board's clock as the gate sees it: UTC seconds, or None until known."""
+
+    def __init__(self, board_clock):
+        self._board = board_clock
+
+    def utc(self):
+        return self._board.utc()
+
+
+class App:
+    # Tasks restarted more often than this are reported as failing on the web page.
+    max_restarts = 20
+
+    def __init__(self, board, opts):
+        self.board = board
+        self.opts = opts
+        self.started_ms = ticks_ms()
+        self.store = config.Store(opts["state"])
+        cfg, problems = self.store.load()
+        self.config_problems = problems
+        for problem in problems:
+            log("config: %s" % problem)
+        for key in ("ata", "provider"):
+            if opts.get(key):
+                cfg[key] = opts[key]
+        self.config = cfg
+        self.clock = Clock(board.clock)
+        self.log = calllog.CallLog()
+        self.log.load_counters(self.store)
+        self.log.on_record = self._log_call
+        self.gate = gate.Gate(cfg, self.log, self.clock)
+        me = opts["listen"]
+        self.proxy = proxy.Proxy(me, self.gate)
+        self.endpoint = None
+        self.restarts = {}
+        self.tasks = {}
+        self.finished = set()
+        self.last_error = None
+        self.tz = self.gate.tz
+        self.state_dir = opts["state"]
+
+    # -- what the web page and the panel see -------------------------------------
+
+    def uptime_s(self):
+        return ticks_diff(ticks_ms(), self.started_ms) // 1000
+
+    def mem(self):
+        gc.collect()
+        return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+
+    def apply(self, cfg):
+        """A validated config becomes live and is saved."""
+        self.store.save(cfg)
+        self.config = cfg
+        self.gate.configure(cfg)
+        self.tz = self.gate.tz
+        self._set_ata()
+        self._resolve_provider()
+
+    def _log_call(self, entry):
+        log(
+            "call: %s from %s %r at %s: %s (%s)"
+            % (
+                entry.get("time_text", ""),
+                entry.get("number") or "anonymous",
+                entry.get("name") or "",
+                entry.get("source", ""),
+                entry.get("verdict", ""),
+                entry.get("reason", ""),
+            )
+        )
+
+    # -- addresses ---------------------------------------------------------------
+
+    def _set_ata(self):
+        ata = self.config.get("ata")
+        if not ata:
+            self.proxy.ata = None
+            return
+        try:
+            self.proxy.ata = udp.resolve(*_host_port(ata))
+        except (OSError, ValueError) as e:
+            self.proxy.ata = None
+            log("ata: cannot resolve %r: %s" % (ata, e))
+
+    def _resolve_provider(self):
+        provider = self.config.get("provider")
+        if not provider:
+            self.proxy.provider = None
+            return False
+        try:
+            address = udp.resolve(*_host_port(provider))
+        except (OSError, ValueError) as e:
+            log("provider: cannot resolve %r: %s" % (provider, e))
+            return False
+        if address != self.proxy.provider:
+            log("provider: %s is %s:%d" % (provider, address[0], address[1]))
+        self.proxy.provider = address
+        self.gate.set_provider_addresses([address[0]])
+        return True
+
+    # -- tasks ---------------------------------------------------------------------
+
+    async def sip_loop(self):
+        endpoint = self.endpoint
+        handle = self.proxy.handle
+        send = endpoint.send
+        while True:
+            data, source = await endpoint.recv()
+            try:
+                out = handle(data, source, ticks_ms())
+            except Exception as e:  # the proxy must not raise; never let one datagram stop us
+                self.proxy.stats["errors"] = self.proxy.stats.get("errors", 0) + 1
+                self.last_error = repr(e)
+                log("sip: datagram from %s:%d raised %r" % (source[0], source[1], e))
+                continue
+            for datagram, destination in out:
+                send(datagram, destination)
+
+    async def resolver(self):
+        while True:
+            ok = self._resolve_provider()
+            await asyncio.sleep(_RESOLVE_EVERY_S if ok else _RESOLVE_RETRY_S)
+
+    async def counters(self):
+        while True:
+            await asyncio.sleep(_COUNTERS_EVERY_S)
+            self.log.save_counters(self.store)
+
+    async def web(self):
+        from hushgate import web
+
+        host, port = self.opts["web"]
+        server = web.make_app(self)
+        log("web: http://%s:%d/" % (host, port))
+        await server.start_server(host=host, port=port)
+
+    async def panel(self):
+        from hushgate import panel
+
+        await panel.run(self)
+
+    # -- supervision ---------------------------------------------------------------
+
+    async def _supervised(self, name, factory):
+        while True:
+            try:
+                await factory()
+                self.finished.add(name)  # ended by design (e.g. stdin closed)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                count = self.restarts.get(name, 0) + 1
+                self.restarts[name] = count
+                self.last_error = "%s: %r" % (name, e)
+                log("task %s crashed (%d): %r; restarting" % (name, count, e))
+                sys.print_exception(e)
+                await sleep_ms(_RESTART_BACKOFF_MS)
+
+    def start(self, name, factory):
+        self.tasks[name] = asyncio.create_task(self._supervised(name, factory))
+
+    async def main(self):
+        board = self.board
+        await board.network_up(self.config)
+        self.endpoint = udp.Endpoint(self.opts["listen"])
+        self.proxy.me = self.opts["listen"]
+        self._set_ata()
+        log(
+            "hushgate on %s: SIP %s:%d, ATA %s, provider %s"
+            % (
+                getattr(board, "NAME", "?"),
+                self.opts["listen"][0],
+                self.opts["listen"][1],
+                self.config.get("ata") or "(not set)",
+                self.config.get("provider") or "(not set)",
+            )
+        )
+        self.start("sip", self.sip_loop)
+        self.start("resolver", self.resolver)
+        self.start("counters", self.counters)
+        self.start("web", self.web)
+        self.start("panel", self.panel)
+        for name, factory in board.tasks():
+            self.start(name, factory)
+        wdt = board.watchdog(_WATCHDOG_MS)
+        while True:
+            await sleep_ms(_SUPERVISE_MS)
+            if wdt is not None and self.healthy():
+                wdt.feed()
+
+    def healthy(self):
+        """Every task runs, or ended by design, and none is stuck in a restart loop."""
+        for name, task in self.tasks.items():
+            if task.done() and name not in self.finished:
+                return False
+            if self.restarts.get(name, 0) > self.max_restarts:
+                return False
+        return True
+
+    def stop(self):
+        self.log.save_counters(self.store)
+        if self.endpoint is not None:
+            self.endpoint.close()
+        log("hushgate: stopped")
+
+
+def run(board):
+    opts = board.options()
+    app = App(board, opts)
+    try:
+        asyncio.run(app.main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.stop()

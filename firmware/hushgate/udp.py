@@ -1,0 +1,140 @@
+# The SIP socket: the only module that touches sockets.
+#
+# Addresses leave this module as (ip_str, port) tuples whatever the port gives:
+# lwIP (ESP32, RP2) returns ("1.2.3.4", 5060) from recvfrom, the unix port a raw
+# struct sockaddr_in as bytes, and wants one back for bind/sendto. Conversions are
+# cached in small bounded dicts so a known peer costs a dict look-up, not an
+# allocation, on every datagram.
+import socket
+from asyncio import core
+
+from hushgate.compat import const
+
+_AF_INET = const(2)
+_SOCKADDR_LEN = const(16)
+
+
+def sockaddr_to_address(raw):
+    """struct sockaddr_in bytes (unix port) -> (ip_str, port)."""
+    if len(raw) < 8 or raw[0] | (raw[1] << 8) != _AF_INET:
+        raise ValueError("not an IPv4 sockaddr")
+    ip = "%d.%d.%d.%d" % (raw[4], raw[5], raw[6], raw[7])
+    return ip, (raw[2] << 8) | raw[3]
+
+
+def address_to_sockaddr(address):
+    """(ip_str, port) -> struct sockaddr_in bytes, as the unix port's sendto wants."""
+    ip, port = address
+    parts = ip.split(".")
+    if len(parts) != 4:
+        raise ValueError("not an IPv4 address: %r" % ip)
+    raw = bytearray(_SOCKADDR_LEN)
+    raw[0] = _AF_INET
+    raw[2] = (port >> 8) & 0xFF
+    raw[3] = port & 0xFF
+    for i in range(4):
+        octet = int(parts[i])
+        if not 0 <= octet <= 255:
+            raise ValueError("not an IPv4 address: %r" % ip)
+        raw[4 + i] = octet
+    return bytes(raw)
+
+
+class AddressCache:
+    """Maps the socket's address shape to (ip, port) and back, bounded.
+
+    When full it starts over: a flood from many sources then costs one conversion
+    per datagram, never unbounded memory.
+    """
+
+    size = 64
+
+    def __init__(self, raw_addresses):
+        # raw_addresses: True where the socket speaks sockaddr bytes (unix port).
+        self.raw = raw_addresses
+        self._to_address = {}
+        self._to_socket = {}
+
+    def address(self, peer):
+        if not self.raw:
+            return peer
+        cached = self._to_address.get(peer)
+        if cached is None:
+            cached = sockaddr_to_address(peer)
+            if len(self._to_address) >= self.size:
+                self._to_address.clear()
+            self._to_address[peer] = cached
+        return cached
+
+    def peer(self, address):
+        if not self.raw:
+            return address
+        cached = self._to_socket.get(address)
+        if cached is None:
+            cached = address_to_sockaddr(address)
+            if len(self._to_socket) >= self.size:
+                self._to_socket.clear()
+            self._to_socket[address] = cached
+        return cached
+
+
+def resolve(host, port):
+    """(ip, port) for a host name or address; raises OSError when it can't."""
+    info = socket.getaddrinfo(host, port, _AF_INET, socket.SOCK_DGRAM)
+    if not info:
+        raise OSError("no address for %s" % host)
+    addr = info[0][-1]
+    if isinstance(addr, tuple):
+        return addr[0], addr[1]
+    return sockaddr_to_address(addr)
+
+
+class Endpoint:
+    """A bound UDP socket awaited through asyncio's I/O queue."""
+
+    max_size = 4096  # the parser's limit; one more byte tells an oversize datagram
+
+    def __init__(self, address):
+        info = socket.getaddrinfo(address[0], address[1], _AF_INET, socket.SOCK_DGRAM)
+        bind_to = info[0][-1]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.sock.bind(bind_to)
+        self.address = address
+        self.cache = AddressCache(not isinstance(bind_to, tuple))
+        self.oversize = 0
+        self.send_errors = 0
+        self._readinto = getattr(self.sock, "recvfrom_into", None)
+        if self._readinto is not None:
+            self._buf = bytearray(self.max_size + 1)
+            self._view = memoryview(self._buf)
+
+    def _readable(self):
+        # asyncio has no UDP API: park the task on the socket in the core's I/O queue.
+        yield core._io_queue.queue_read(self.sock)
+
+    async def recv(self):
+        """The next datagram and its (ip, port); oversize ones are counted and skipped."""
+        while True:
+            await self._readable()
+            try:
+                if self._readinto is not None:
+                    n, peer = self._readinto(self._buf)
+                    data = self._view[:n]
+                else:
+                    data, peer = self.sock.recvfrom(self.max_size + 1)
+            except OSError:
+                continue  # e.g. ICMP port unreachable reported on the next read
+            if len(data) > self.max_size:
+                self.oversize += 1
+                continue
+            return data, self.cache.address(peer)
+
+    def send(self, data, address):
+        try:
+            self.sock.sendto(data, self.cache.peer(address))
+        except (OSError, ValueError):
+            self.send_errors += 1
+
+    def close(self):
+        self.sock.close()

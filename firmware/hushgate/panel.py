@@ -1,0 +1,453 @@
+# The front panel: one button, one LED, and the watchdog that keeps the box honest.
+# Pins are injected as callables (a machine.Pin is one): the button's returns 0/1,
+# the LED's takes 0/1. Clock and sleep are injected too, so tests drive everything
+# with a fake clock on both interpreters.
+import asyncio
+
+from hushgate.compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
+
+SHORT = const(1)
+LONG = const(2)
+
+# Button quiet-mode positions, as gate.py numbers them (docs/interfaces.md).
+QUIET_OFF = const(0)
+QUIET_ON = const(1)
+QUIET_UNTIL_MORNING = const(2)
+_NEXT_QUIET = {QUIET_OFF: QUIET_ON, QUIET_ON: QUIET_UNTIL_MORNING, QUIET_UNTIL_MORNING: QUIET_OFF}
+
+# LED patterns: (level, ms) steps played in a loop. Distinct by eye from across a
+# room: rhythm differs, not only speed (docs/boards.md has the table).
+NORMAL = ((1, 1000),)
+QUIET = ((1, 1500), (0, 1500))
+BLOCKED = ((1, 120), (0, 180), (1, 120), (0, 2580))
+NO_NETWORK = ((1, 100), (0, 100))
+NO_CLOCK = ((1, 900), (0, 300), (1, 150), (0, 300))
+ERROR = (
+    (1, 150), (0, 150), (1, 150), (0, 150), (1, 150), (0, 450),
+    (1, 450), (0, 150), (1, 450), (0, 150), (1, 450), (0, 450),
+    (1, 150), (0, 150), (1, 150), (0, 150), (1, 150), (0, 1500),
+)  # fmt: skip
+OFF = ((0, 1000),)
+# Played once when a gesture was taken (block, password reset), so the hand on the
+# button knows it worked before letting go.
+CONFIRM = ((0, 50), (1, 50), (0, 50), (1, 50), (0, 50), (1, 50), (0, 50), (1, 50), (0, 300))
+
+PATTERN_NAMES = {
+    id(NORMAL): "normal",
+    id(QUIET): "quiet",
+    id(BLOCKED): "blocked",
+    id(NO_NETWORK): "no network",
+    id(NO_CLOCK): "no clock",
+    id(ERROR): "error",
+    id(OFF): "off",
+    id(CONFIRM): "confirm",
+}
+
+
+def pattern_name(pattern):
+    return PATTERN_NAMES.get(id(pattern), "custom")
+
+
+def choose_pattern(error, online, clock_known, unseen, quiet):
+    """The one pattern the LED shows for this state; the most urgent story wins."""
+    if error:
+        return ERROR
+    if not online:
+        return NO_NETWORK
+    if not clock_known:
+        return NO_CLOCK
+    if unseen:
+        return BLOCKED
+    if quiet:
+        return QUIET
+    return NORMAL
+
+
+class Button:
+    """A push button read by polling: debounced, short and long presses.
+
+    A press counts once the pin has held its new level for debounce_ms. A long press
+    is reported while the button is still down, as soon as it has been held long_ms;
+    its release then reports nothing. A press already down when polling starts (the
+    power-up gesture) reports nothing on release.
+    """
+
+    debounce_ms = 50
+    long_ms = 2000
+    poll_ms = 20
+
+    def __init__(self, pin, active_low=True, clock=ticks_ms, sleep=sleep_ms):
+        self._pin = pin
+        self._down_level = 0 if active_low else 1
+        self._clock = clock
+        self._sleep = sleep
+        self.on_short = None
+        self.on_long = None
+        self._task = None
+        now = clock()
+        self._raw = self.pressed_now()
+        self._stable = self._raw
+        self._since = now
+        self._down_at = None
+        self._long_sent = False
+
+    def pressed_now(self):
+        """The pin's level right now, as pressed or not (no debouncing)."""
+        return self._pin() == self._down_level
+
+    @property
+    def pressed(self):
+        """The debounced state."""
+        return self._stable
+
+    def poll(self, now):
+        """Read the pin once; returns SHORT, LONG or None."""
+        raw = self.pressed_now()
+        if raw != self._raw:
+            self._raw = raw
+            self._since = now
+            return None
+        if raw == self._stable:
+            if (
+                raw
+                and self._down_at is not None
+                and not self._long_sent
+                and ticks_diff(now, self._down_at) >= self.long_ms
+            ):
+                self._long_sent = True
+                return LONG
+            return None
+        if ticks_diff(now, self._since) < self.debounce_ms:
+            return None
+        self._stable = raw
+        if raw:
+            self._down_at = self._since
+            self._long_sent = False
+            return None
+        down_at = self._down_at
+        self._down_at = None
+        if down_at is not None and not self._long_sent:
+            return SHORT
+        return None
+
+    async def held_at_boot(self, seconds=5):
+        """True when the button is held for `seconds` from now (the power-up gesture).
+
+        Returns False as soon as the button has been up for debounce_ms, so a normal
+        boot waits only that long.
+        """
+        start = self._clock()
+        up_since = None
+        while True:
+            now = self._clock()
+            if self.pressed_now():
+                up_since = None
+            else:
+                if up_since is None:
+                    up_since = now
+                if ticks_diff(now, up_since) >= self.debounce_ms:
+                    return False
+            if ticks_diff(now, start) >= seconds * 1000:
+                return True
+            await self._sleep(self.poll_ms)
+
+    async def run(self):
+        while True:
+            event = self.poll(self._clock())
+            if event == SHORT and self.on_short:
+                self.on_short()
+            elif event == LONG and self.on_long:
+                self.on_long()
+            await self._sleep(self.poll_ms)
+
+    def start(self):
+        if self._task is None:
+            self._task = asyncio.create_task(self.run())
+        return self._task
+
+    def deinit(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+class Led:
+    """Plays a pattern of (level, ms) steps in a loop; writes the pin only on change."""
+
+    check_ms = 100  # longest sleep, so a new pattern starts promptly
+
+    def __init__(self, pin, clock=ticks_ms, sleep=sleep_ms):
+        self._pin = pin
+        self._clock = clock
+        self._sleep = sleep
+        self._level = None
+        self._task = None
+        self._pattern = OFF
+        self._after = None
+        self._index = 0
+        self._step_at = clock()
+        self._period = 1000
+
+    @property
+    def pattern(self):
+        return self._pattern
+
+    @property
+    def level(self):
+        return self._level
+
+    @property
+    def playing_once(self):
+        return self._after is not None
+
+    def show(self, pattern):
+        """Play `pattern` in a loop (after the one-shot pattern, if one is playing)."""
+        if self._after is not None:
+            self._after = pattern
+        elif pattern is not self._pattern:
+            self._start(pattern)
+
+    def play_once(self, pattern):
+        """Play `pattern` once, then go back to what was showing."""
+        after = self._after if self._after is not None else self._pattern
+        self._start(pattern)
+        self._after = after
+
+    def _start(self, pattern):
+        self._pattern = pattern
+        self._after = None
+        self._index = 0
+        self._step_at = self._clock()
+        period = 0
+        for _level, ms in pattern:
+            period += ms
+        self._period = period
+        self._write(pattern[0][0])
+
+    def _write(self, level):
+        if level != self._level:
+            self._level = level
+            self._pin(level)
+
+    def update(self, now):
+        """Set the pin for time `now`; returns ms until the next step."""
+        pattern = self._pattern
+        elapsed = ticks_diff(now, self._step_at)
+        if elapsed >= self._period and self._after is None:
+            # Skip whole loops at once after a long stall.
+            skip = elapsed - elapsed % self._period
+            self._step_at = ticks_add(self._step_at, skip)
+            elapsed -= skip
+        ms = pattern[self._index][1]
+        while elapsed >= ms:
+            self._step_at = ticks_add(self._step_at, ms)
+            elapsed -= ms
+            self._index += 1
+            if self._index == len(pattern):
+                self._index = 0
+                if self._after is not None:
+                    self._start(self._after)
+                    self._step_at = ticks_add(now, -elapsed)
+                    return self.update(now)
+            ms = pattern[self._index][1]
+        self._write(pattern[self._index][0])
+        return ms - elapsed
+
+    async def run(self):
+        while True:
+            wait = self.update(self._clock())
+            await self._sleep(wait if wait < self.check_ms else self.check_ms)
+
+    def start(self):
+        if self._task is None:
+            self._task = asyncio.create_task(self.run())
+        return self._task
+
+    def deinit(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._write(0)
+
+
+def with_blocked(config, number):
+    """A copy of config with `number` added to its block list; None if already there."""
+    block = config.get("block") or []
+    if number in block:
+        return None
+    new = dict(config)
+    new["block"] = list(block) + [number]
+    return new
+
+
+class Panel:
+    """The gestures and the LED's story, wired to the gate and the call log.
+
+    gate: set_quiet(mode, utc), quiet_mode, status(utc) -> dict with "quiet" (bool).
+    calllog: unseen (count of blocked calls since acknowledged), acknowledge(),
+    last_caller() -> number or None.
+    utc(): seconds since 1970 or None while the clock is unknown.
+    config(): the current config dict; save(new_config) persists and applies it.
+    log(message): optional, one line per gesture.
+    The app sets `online` and `error` (config fell back to defaults / last good).
+    """
+
+    refresh_ms = 500
+
+    def __init__(
+        self, gate, calllog, utc, config, save, button=None, led=None, log=None, clock=ticks_ms
+    ):
+        self.gate = gate
+        self.calllog = calllog
+        self._utc = utc
+        self._config = config
+        self._save = save
+        self.button = button
+        self.led = led
+        self._log = log
+        self._clock = clock
+        self.online = False
+        self.error = False
+        self._refreshed = None
+        if button is not None:
+            button.on_short = self.short_press
+            button.on_long = self.long_press
+
+    def _say(self, message):
+        if self._log is not None:
+            self._log(message)
+        return message
+
+    def short_press(self):
+        """Acknowledge blocked calls if any are unseen, else step the quiet mode."""
+        if self.calllog.unseen:
+            self.calllog.acknowledge()
+            self.refresh()
+            return self._say("button: blocked calls acknowledged")
+        mode = _NEXT_QUIET.get(self.gate.quiet_mode, QUIET_OFF)
+        self.gate.set_quiet(mode, self._utc())
+        self.refresh()
+        if mode == QUIET_ON:
+            return self._say("button: quiet on")
+        if mode == QUIET_UNTIL_MORNING:
+            return self._say("button: quiet until morning")
+        return self._say("button: quiet off")
+
+    def long_press(self):
+        """Block the last caller that rang."""
+        number = self.calllog.last_caller()
+        if not number:
+            return self._say("button: no caller to block")
+        new = with_blocked(self._config(), number)
+        if new is None:
+            return self._say("button: %s already blocked" % number)
+        try:
+            self._save(new)
+        except Exception as e:  # a full or failing flash must not kill the panel
+            return self._say("button: blocking %s not saved: %r" % (number, e))
+        if self.led is not None:
+            self.led.play_once(CONFIRM)
+        return self._say("button: blocked %s" % number)
+
+    def pattern(self):
+        utc = self._utc()
+        status = self.gate.status(utc)
+        return choose_pattern(
+            self.error, self.online, utc is not None, self.calllog.unseen, status.get("quiet")
+        )
+
+    def refresh(self):
+        """Show the pattern the state calls for (unless a confirmation is playing)."""
+        self._refreshed = self._clock()
+        if self.led is None:
+            return None
+        pattern = self.pattern()
+        self.led.show(pattern)
+        return pattern
+
+    async def power_up(self, reset_password, seconds=5):
+        """The power-up gesture: held `seconds`, reset the web password."""
+        if self.button is None:
+            return False
+        if self.led is not None and self.button.pressed_now():
+            self.led.show(NORMAL)  # "I see you holding it"
+        held = await self.button.held_at_boot(seconds)
+        if held:
+            reset_password()
+            self._say("button: web password reset (held at power-up)")
+            if self.led is not None:
+                self.led.show(OFF)
+                self.led.play_once(CONFIRM)
+        return held
+
+    def tick(self, now):
+        """One step of the panel: button, state, LED. Returns ms to sleep."""
+        button = self.button
+        if button is not None:
+            event = button.poll(now)
+            if event == SHORT:
+                self.short_press()
+            elif event == LONG:
+                self.long_press()
+        if self._refreshed is None or ticks_diff(now, self._refreshed) >= self.refresh_ms:
+            self.refresh()
+        wait = self.refresh_ms
+        if self.led is not None:
+            wait = self.led.update(now)
+        if button is not None and button.poll_ms < wait:
+            wait = button.poll_ms
+        return wait
+
+    async def run(self, sleep=sleep_ms):
+        """The panel's one task: polls the button and plays the LED."""
+        while True:
+            await sleep(self.tick(self._clock()))
+
+
+class Watchdog:
+    """Feeds a hardware watchdog only while every watched task shows signs of life.
+
+    wdt_factory(timeout_ms) makes the hardware watchdog (machine.WDT(timeout=...) on a
+    board); it is made at the first feed, since once started it cannot be stopped.
+    Each task calls beat(name) in its loop; feed() feeds only when every task beat
+    within its own allowance, so a task stuck forever lets the board reset.
+    """
+
+    timeout_ms = 8000
+
+    def __init__(self, wdt_factory, clock=ticks_ms):
+        self._factory = wdt_factory
+        self._clock = clock
+        self._wdt = None
+        self._allow = {}
+        self._last = {}
+
+    def watch(self, name, allowance_ms):
+        self._allow[name] = allowance_ms
+        self._last[name] = self._clock()
+
+    def forget(self, name):
+        self._allow.pop(name, None)
+        self._last.pop(name, None)
+
+    def beat(self, name):
+        self._last[name] = self._clock()
+
+    def stale(self, now=None):
+        """Names of the tasks that have been silent longer than their allowance."""
+        if now is None:
+            now = self._clock()
+        out = []
+        for name, allowance in self._allow.items():
+            if ticks_diff(now, self._last[name]) > allowance:
+                out.append(name)
+        return out
+
+    def feed(self, now=None):
+        """Feed the hardware watchdog if all are alive; returns the stale names."""
+        stale = self.stale(now)
+        if not stale:
+            if self._wdt is None:
+                self._wdt = self._factory(self.timeout_ms)
+            self._wdt.feed()
+        return stale

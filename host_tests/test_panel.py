@@ -1,0 +1,615 @@
+# Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
+import asyncio
+
+from hushgate import panel
+from hushgate.compat import ticks_add
+from hushgate.panel import (
+    BLOCKED,
+    CONFIRM,
+    ERROR,
+    LONG,
+    NO_CLOCK,
+    NO_NETWORK,
+    NORMAL,
+    OFF,
+    QUIET,
+    QUIET_OFF,
+    QUIET_ON,
+    QUIET_UNTIL_MORNING,
+    SHORT,
+    Button,
+    Led,
+    Panel,
+    Watchdog,
+    choose_pattern,
+    with_blocked,
+)
+
+
+class StopRunError(Exception):
+    pass
+
+
+class Clock:
+    """A fake ticks_ms clock; its sleep advances time and ends a test run at `until`."""
+
+    def __init__(self, t=0, until=None):
+        self.t = t
+        self.until = until
+        self.slept = 0
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, ms):
+        self.t = ticks_add(self.t, ms)
+
+    async def sleep(self, ms):
+        self.slept += ms
+        self.advance(ms)
+        if self.until is not None and self.slept >= self.until:
+            raise StopRunError()
+
+
+class InPin:
+    def __init__(self, level=1):
+        self.level = level
+
+    def __call__(self):
+        return self.level
+
+
+class OutPin:
+    """Records (time, level) of every write."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.writes = []
+
+    def __call__(self, level):
+        self.writes.append((self.clock.t, level))
+
+
+class FakeGate:
+    def __init__(self):
+        self.quiet_mode = QUIET_OFF
+        self.calls = []
+        self.schedule_quiet = False
+
+    def set_quiet(self, mode, utc):
+        self.calls.append((mode, utc))
+        self.quiet_mode = mode
+
+    def status(self, utc):
+        return {"quiet": self.schedule_quiet or self.quiet_mode != QUIET_OFF}
+
+
+class FakeLog:
+    def __init__(self, unseen=0, last=None):
+        self.unseen = unseen
+        self.last = last
+        self.acks = 0
+
+    def acknowledge(self):
+        self.acks += 1
+        self.unseen = 0
+
+    def last_caller(self):
+        return self.last
+
+
+def drive(button, clock, levels):
+    """Feed (level, ms) stretches to the pin, polling every poll_ms; returns (time, event)."""
+    events = []
+    for level, ms in levels:
+        button._pin.level = level
+        end = ticks_add(clock.t, ms)
+        while clock.t != end:
+            event = button.poll(clock.t)
+            if event is not None:
+                events.append((clock.t, event))
+            clock.advance(button.poll_ms)
+    return events
+
+
+def make_button(clock, level=1, active_low=True):
+    return Button(InPin(level), active_low=active_low, clock=clock, sleep=clock.sleep)
+
+
+# --- Button ---
+
+
+def test_short_press_reported_once_on_release():
+    clock = Clock()
+    b = make_button(clock)
+    events = drive(b, clock, [(1, 200), (0, 300), (1, 400)])
+    # Released at 500; the up level is accepted after debounce_ms (50) of stability.
+    assert events == [(560, SHORT)]
+
+
+def test_bounces_shorter_than_debounce_are_ignored():
+    clock = Clock()
+    b = make_button(clock)
+    events = drive(b, clock, [(1, 100), (0, 20), (1, 40), (0, 20), (1, 300)])
+    assert events == []
+    assert not b.pressed
+
+
+def test_bouncy_press_still_one_short():
+    clock = Clock()
+    b = make_button(clock)
+    contacts = [(1, 100), (0, 20), (1, 20), (0, 20), (1, 20), (0, 400), (1, 20), (0, 20), (1, 400)]
+    events = drive(b, clock, contacts)
+    assert [e for _t, e in events] == [SHORT]
+
+
+def test_long_press_reported_while_held_and_release_is_silent():
+    clock = Clock()
+    b = make_button(clock)
+    events = drive(b, clock, [(1, 100), (0, 3000), (1, 500)])
+    # Down at 100, held long_ms (2000) -> reported at 2100 while still held.
+    assert events == [(2100, LONG)]
+
+
+def test_press_just_under_long_is_short():
+    clock = Clock()
+    b = make_button(clock)
+    events = drive(b, clock, [(1, 100), (0, 1940), (1, 500)])
+    assert [e for _t, e in events] == [SHORT]
+
+
+def test_long_ms_is_a_class_attribute_tests_can_lower():
+    clock = Clock()
+    b = make_button(clock)
+    b.long_ms = 300
+    events = drive(b, clock, [(1, 100), (0, 400), (1, 100)])
+    assert events == [(400, LONG)]
+
+
+def test_active_high_button():
+    clock = Clock()
+    b = make_button(clock, level=0, active_low=False)
+    assert not b.pressed_now()
+    events = drive(b, clock, [(0, 100), (1, 200), (0, 200)])
+    assert events == [(360, SHORT)]
+
+
+def test_button_down_at_start_reports_nothing_on_release():
+    clock = Clock()
+    b = make_button(clock, level=0)
+    assert b.pressed
+    events = drive(b, clock, [(0, 3000), (1, 200)])
+    assert events == []
+    # ...and the next press works normally.
+    events = drive(b, clock, [(0, 200), (1, 200)])
+    assert [e for _t, e in events] == [SHORT]
+
+
+def test_button_across_ticks_wrap():
+    clock = Clock(t=ticks_add(0, -1000))
+    b = make_button(clock)
+    events = drive(b, clock, [(1, 200), (0, 2500), (1, 200)])
+    assert [e for _t, e in events] == [LONG]
+    assert events[0][0] == ticks_add(0, 1200)
+
+
+def test_held_at_boot_true_after_five_seconds():
+    clock = Clock()
+    b = make_button(clock, level=0)
+    assert asyncio.run(b.held_at_boot(5)) is True
+    assert clock.t == 5000
+
+
+def test_held_at_boot_false_quickly_when_not_pressed():
+    clock = Clock()
+    b = make_button(clock, level=1)
+    assert asyncio.run(b.held_at_boot(5)) is False
+    # Up for debounce_ms (50), seen at the poll after it (every 20 ms).
+    assert clock.t == 60
+
+
+def test_held_at_boot_false_when_released_early():
+    clock = Clock()
+    pin = InPin(0)
+    b = Button(pin, clock=clock, sleep=clock.sleep)
+
+    async def release_at_3s():
+        task = asyncio.create_task(b.held_at_boot(5))
+        # The fake sleep never yields; release the pin from inside the clock instead.
+        return await task
+
+    def sleep_then_release(ms):
+        if clock.t >= 3000:
+            pin.level = 1
+        return Clock.sleep(clock, ms)
+
+    b._sleep = sleep_then_release
+    assert asyncio.run(release_at_3s()) is False
+    assert 3000 <= clock.t <= 3100
+
+
+def test_button_task_calls_callbacks():
+    clock = Clock(until=5000)
+    pin = InPin(1)
+    b = Button(pin, clock=clock, sleep=clock.sleep)
+    seen = []
+    b.on_short = lambda: seen.append(("short", clock.t))
+    b.on_long = lambda: seen.append(("long", clock.t))
+    real_sleep = clock.sleep
+
+    async def scripted_sleep(ms):
+        # Press 100..300 (short), press 1000..3500 (long).
+        t = clock.t
+        pin.level = 0 if (100 <= t < 300 or 1000 <= t < 3500) else 1
+        await real_sleep(ms)
+
+    b._sleep = scripted_sleep
+    try:
+        asyncio.run(b.run())
+    except StopRunError:
+        pass
+    assert seen == [("short", 380), ("long", 3020)]
+
+
+def test_button_start_and_deinit():
+    clock = Clock()
+    b = make_button(clock)
+
+    async def main():
+        task = b.start()
+        assert b.start() is task
+        b.deinit()
+        assert b._task is None
+
+    asyncio.run(main())
+
+
+# --- LED ---
+
+
+def play(pattern, ms, step=10):
+    clock = Clock()
+    pin = OutPin(clock)
+    led = Led(pin, clock=clock, sleep=clock.sleep)
+    led.show(pattern)
+    while clock.t < ms:
+        led.update(clock.t)
+        clock.advance(step)
+    return pin.writes
+
+
+def test_led_steady_on_writes_once():
+    assert play(NORMAL, 5000) == [(0, 1)]
+
+
+def test_led_double_flash_sequence():
+    assert play(BLOCKED, 6000) == [
+        (0, 1), (120, 0), (300, 1), (420, 0),
+        (3000, 1), (3120, 0), (3300, 1), (3420, 0),
+    ]  # fmt: skip
+
+
+def test_led_quiet_is_slow_blink():
+    assert play(QUIET, 6500) == [(0, 1), (1500, 0), (3000, 1), (4500, 0), (6000, 1)]
+
+
+def test_led_fast_blink():
+    writes = play(NO_NETWORK, 1000)
+    assert writes[:4] == [(0, 1), (100, 0), (200, 1), (300, 0)]
+    assert len(writes) == 10
+
+
+def test_led_clock_unknown_is_long_short():
+    assert play(NO_CLOCK, 1700) == [(0, 1), (900, 0), (1200, 1), (1350, 0), (1650, 1)]
+
+
+def test_led_sos_has_three_short_three_long_three_short():
+    ons = []
+    for level, ms in ERROR:
+        if level:
+            ons.append(ms)
+    assert ons == [150, 150, 150, 450, 450, 450, 150, 150, 150]
+    writes = play(ERROR, 6000)
+    assert writes[0] == (0, 1)
+    assert writes[1] == (150, 0)
+
+
+def test_led_update_returns_time_to_next_step():
+    clock = Clock()
+    led = Led(OutPin(clock), clock=clock)
+    led.show(BLOCKED)
+    assert led.update(0) == 120
+    assert led.update(50) == 70
+    assert led.update(130) == 170
+
+
+def test_led_catches_up_after_a_long_stall():
+    clock = Clock()
+    pin = OutPin(clock)
+    led = Led(pin, clock=clock)
+    led.show(QUIET)
+    # 100 whole periods plus 1600 ms: second step (off), which ends at 3000.
+    led.update(300000 + 1600)
+    assert led.level == 0
+    assert led.update(300000 + 1700) == 1300
+
+
+def test_led_same_pattern_does_not_restart():
+    clock = Clock()
+    pin = OutPin(clock)
+    led = Led(pin, clock=clock)
+    led.show(QUIET)
+    clock.advance(1600)
+    led.update(clock.t)
+    led.show(QUIET)
+    assert pin.writes == [(0, 1), (1600, 0)]
+
+
+def test_led_play_once_then_back():
+    clock = Clock()
+    pin = OutPin(clock)
+    led = Led(pin, clock=clock)
+    led.show(NORMAL)
+    clock.advance(500)
+    led.update(clock.t)
+    led.play_once(CONFIRM)
+    assert led.playing_once
+    while clock.t < 1500:
+        led.update(clock.t)
+        clock.advance(10)
+    # A flicker off-on-off-on, a pause, then steady on again.
+    assert pin.writes == [
+        (0, 1), (500, 0), (550, 1), (600, 0), (650, 1), (700, 0), (750, 1), (800, 0), (850, 1),
+        (900, 0), (1200, 1),
+    ]  # fmt: skip
+    assert led.pattern is NORMAL
+    assert not led.playing_once
+
+
+def test_led_show_during_play_once_waits():
+    clock = Clock()
+    pin = OutPin(clock)
+    led = Led(pin, clock=clock)
+    led.show(NORMAL)
+    led.play_once(CONFIRM)
+    led.show(QUIET)
+    assert led.pattern is CONFIRM
+    clock.advance(650)
+    led.update(clock.t)
+    assert led.pattern is CONFIRM
+    clock.advance(100)
+    led.update(clock.t)
+    assert led.pattern is QUIET
+    assert led.level == 1
+
+
+def test_led_task_plays_and_deinit_turns_off():
+    clock = Clock(until=700)
+    pin = OutPin(clock)
+    led = Led(pin, clock=clock, sleep=clock.sleep)
+    led.show(BLOCKED)
+    try:
+        asyncio.run(led.run())
+    except StopRunError:
+        pass
+    assert pin.writes == [(0, 1), (120, 0), (300, 1), (420, 0)]
+    led.deinit()
+    assert led.level == 0
+
+
+def test_patterns_are_distinct():
+    patterns = [NORMAL, QUIET, BLOCKED, NO_NETWORK, NO_CLOCK, ERROR, OFF]
+    for i, a in enumerate(patterns):
+        for b in patterns[i + 1 :]:
+            assert a != b
+    assert panel.pattern_name(BLOCKED) == "blocked"
+    assert panel.pattern_name(((1, 5),)) == "custom"
+
+
+def test_priority_rule():
+    assert choose_pattern(True, False, False, 3, True) is ERROR
+    assert choose_pattern(False, False, False, 3, True) is NO_NETWORK
+    assert choose_pattern(False, True, False, 3, True) is NO_CLOCK
+    assert choose_pattern(False, True, True, 3, True) is BLOCKED
+    assert choose_pattern(False, True, True, 0, True) is QUIET
+    assert choose_pattern(False, True, True, 0, False) is NORMAL
+
+
+# --- Panel (gestures) ---
+
+
+def make_panel(unseen=0, last=None, config=None, save=None):
+    clock = Clock()
+    state = {"config": config if config is not None else {"block": []}, "saved": []}
+
+    def default_save(new):
+        state["saved"].append(new)
+        state["config"] = new
+
+    gate = FakeGate()
+    log = FakeLog(unseen, last)
+    lines = []
+    button = Button(InPin(1), clock=clock, sleep=clock.sleep)
+    led = Led(OutPin(clock), clock=clock)
+    p = Panel(
+        gate,
+        log,
+        lambda: 1764072000,
+        lambda: state["config"],
+        save or default_save,
+        button=button,
+        led=led,
+        log=lines.append,
+        clock=clock,
+    )
+    p.online = True
+    return p, gate, log, state, lines, clock
+
+
+def test_short_press_cycles_quiet_modes():
+    p, gate, _log, _state, lines, _clock = make_panel()
+    p.short_press()
+    p.short_press()
+    p.short_press()
+    p.short_press()
+    assert gate.calls == [
+        (QUIET_ON, 1764072000),
+        (QUIET_UNTIL_MORNING, 1764072000),
+        (QUIET_OFF, 1764072000),
+        (QUIET_ON, 1764072000),
+    ]
+    assert lines == [
+        "button: quiet on",
+        "button: quiet until morning",
+        "button: quiet off",
+        "button: quiet on",
+    ]
+
+
+def test_short_press_first_acknowledges_blocked_calls():
+    p, gate, log, _state, lines, _clock = make_panel(unseen=2)
+    p.refresh()
+    assert p.led.pattern is BLOCKED
+    p.short_press()
+    assert log.acks == 1
+    assert gate.calls == []
+    assert p.led.pattern is NORMAL
+    p.short_press()
+    assert gate.calls == [(QUIET_ON, 1764072000)]
+    assert p.led.pattern is QUIET
+    assert lines == ["button: blocked calls acknowledged", "button: quiet on"]
+
+
+def test_long_press_blocks_last_caller():
+    p, _gate, _log, state, lines, _clock = make_panel(
+        last="0033147310370", config={"block": ["0800*"], "timezone": "UTC0"}
+    )
+    p.long_press()
+    assert state["saved"] == [{"block": ["0800*", "0033147310370"], "timezone": "UTC0"}]
+    assert p.led.pattern is CONFIRM
+    p.long_press()
+    assert len(state["saved"]) == 1
+    assert lines == ["button: blocked 0033147310370", "button: 0033147310370 already blocked"]
+
+
+def test_long_press_without_caller_changes_nothing():
+    p, _gate, _log, state, lines, _clock = make_panel(last=None)
+    p.long_press()
+    assert state["saved"] == []
+    assert lines == ["button: no caller to block"]
+
+
+def test_long_press_save_failure_is_reported_not_raised():
+    def broken(new):
+        raise OSError(28)
+
+    p, _gate, _log, state, lines, _clock = make_panel(last="123", save=broken)
+    p.long_press()
+    assert state["config"] == {"block": []}
+    assert lines[0].startswith("button: blocking 123 not saved")
+
+
+def test_with_blocked_leaves_the_original_alone():
+    config = {"block": ["1"]}
+    new = with_blocked(config, "2")
+    assert new == {"block": ["1", "2"]}
+    assert config == {"block": ["1"]}
+    assert with_blocked(config, "1") is None
+    assert with_blocked({}, "5") == {"block": ["5"]}
+
+
+def test_panel_led_follows_state():
+    p, gate, log, _state, _lines, _clock = make_panel()
+    assert p.refresh() is NORMAL
+    gate.schedule_quiet = True
+    assert p.refresh() is QUIET
+    log.unseen = 1
+    assert p.refresh() is BLOCKED
+    p._utc = lambda: None
+    assert p.refresh() is NO_CLOCK
+    p.online = False
+    assert p.refresh() is NO_NETWORK
+    p.error = True
+    assert p.refresh() is ERROR
+
+
+def test_panel_tick_drives_button_and_led():
+    p, gate, _log, _state, _lines, clock = make_panel()
+    pin = p.button._pin
+    writes = p.led._pin.writes
+
+    def run_for(level, ms):
+        pin.level = level
+        end = clock.t + ms
+        while clock.t < end:
+            wait = p.tick(clock.t)
+            assert 0 < wait <= p.button.poll_ms
+            clock.advance(10)
+
+    run_for(1, 200)
+    run_for(0, 200)  # short press
+    run_for(1, 3200)
+    assert gate.quiet_mode == QUIET_ON
+    assert p.led.pattern is QUIET
+    # Steady on; pressed 200..400, polled every 10 ms here, so the short press is taken
+    # at 450 (release + debounce) and the slow blink starts there.
+    assert writes == [(0, 1), (1950, 0), (3450, 1)]
+
+
+def test_power_up_gesture_resets_password():
+    p, _gate, _log, _state, lines, clock = make_panel()
+    p.button._pin.level = 0
+    resets = []
+    assert asyncio.run(p.power_up(lambda: resets.append(clock.t))) is True
+    assert resets == [5000]
+    assert p.led.pattern is CONFIRM
+    assert lines == ["button: web password reset (held at power-up)"]
+
+
+def test_power_up_without_gesture_does_nothing():
+    p, _gate, _log, _state, lines, _clock = make_panel()
+    resets = []
+    assert asyncio.run(p.power_up(lambda: resets.append(1))) is False
+    assert resets == []
+    assert lines == []
+
+
+# --- Watchdog ---
+
+
+class FakeWdt:
+    def __init__(self, made):
+        self.feeds = 0
+        made.append(self)
+
+    def feed(self):
+        self.feeds += 1
+
+
+def test_watchdog_feeds_only_while_all_alive():
+    clock = Clock()
+    made = []
+    dog = Watchdog(lambda timeout: FakeWdt(made) if timeout == 8000 else None, clock=clock)
+    dog.watch("sip", 5000)
+    dog.watch("ntp", 60000)
+    assert made == []
+    assert dog.feed() == []
+    assert len(made) == 1 and made[0].feeds == 1
+    clock.advance(4000)
+    dog.beat("sip")
+    clock.advance(4000)
+    assert dog.feed() == []
+    assert made[0].feeds == 2
+    clock.advance(2000)
+    assert dog.feed() == ["sip"]
+    assert made[0].feeds == 2
+    dog.beat("sip")
+    assert dog.feed() == []
+    assert made[0].feeds == 3
+    assert len(made) == 1
+    dog.forget("sip")
+    dog.beat("ntp")
+    clock.advance(59000)
+    assert dog.feed() == []
+    clock.advance(2000)
+    assert dog.feed() == ["ntp"]

@@ -1,0 +1,832 @@
+# SIP messages (RFC 3261 section 7) read lazily from one UDP datagram.
+#
+# parse() checks what a gatekeeper must be able to trust (start line, the required
+# headers, CSeq, Content-Length, Via, From/To/Contact syntax) by scanning the bytes
+# in place; it keeps only offsets into the datagram, in one small array, and builds
+# bytes slices, lists and NameAddr objects when a caller asks for them. Every
+# problem with the input surfaces as SipError, nothing else.
+from array import array
+
+from hushgate.compat import const
+
+MAX_SIZE = const(4096)
+_MAX_CSEQ = const(2147483647)
+
+# Slots at the start of a Message's offset array; header entries follow, four
+# slots each: name key, line start, name end, line end (CRLF of the last folded line).
+_URI_S = const(0)
+_URI_E = const(1)
+_REASON_S = const(2)
+_REASON_E = const(3)
+_BODY_S = const(4)
+_BODY_E = const(5)
+_COUNT = const(6)
+_CSEQ_M = const(7)
+_BASE = const(8)
+
+_SP = const(32)
+_HT = const(9)
+_CR = const(13)
+_LF = const(10)
+_COMMA = const(44)
+_SEMI = const(59)
+_COLON = const(58)
+_DQUOTE = const(34)
+_BSLASH = const(92)
+_LT = const(60)
+_GT = const(62)
+_EQ = const(61)
+_SLASH = const(47)
+
+
+class SipError(Exception):
+    """The one exception a datagram that is not a usable SIP message raises."""
+
+
+def _table(chars):
+    flags = bytearray(256)
+    for c in chars:
+        flags[c] = 1
+    return bytes(flags)
+
+
+_ALNUM = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# RFC 3261 token; `word` adds the characters a Call-ID may carry.
+_TOKEN = _table(_ALNUM + b"-.!%*_+`'~")
+_WORD = _table(_ALNUM + b"-.!%*_+`'~()<>:\\\"/[]?{}")
+_HOST = _table(_ALNUM + b"-._")
+_SCHEME = _table(_ALNUM + b"+-.")
+_LWS = _table(b" \t\r\n")
+_DIGIT = _table(b"0123456789")
+# Parameter values: token, host (IPv6 included) or the odd separator seen in the wild.
+_PVALUE = _table(_ALNUM + b"-.!%*_+`'~:[]/@")
+
+_KNOWN_METHODS = (
+    b"INVITE",
+    b"ACK",
+    b"BYE",
+    b"CANCEL",
+    b"OPTIONS",
+    b"REGISTER",
+    b"PRACK",
+    b"UPDATE",
+    b"INFO",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"REFER",
+    b"MESSAGE",
+    b"PUBLISH",
+)
+
+
+def _key(buf, start, end):
+    # Cheap fingerprint of a header name (length, first and last letter, any case):
+    # equal names give equal keys; a key match is confirmed byte by byte.
+    return ((end - start) & 63) << 10 | (buf[start] & 31) << 5 | (buf[end - 1] & 31)
+
+
+# name (lower case) -> (long name, compact name or None), long and compact alike.
+_NAMES = {}
+_LIST_HEADERS = {}  # long name -> 1 when comma-separated values are separate values
+for _long, _short, _is_list in (
+    (b"via", b"v", 1),
+    (b"from", b"f", 0),
+    (b"to", b"t", 0),
+    (b"call-id", b"i", 0),
+    (b"cseq", None, 0),
+    (b"contact", b"m", 1),
+    (b"content-length", b"l", 0),
+    (b"content-type", b"c", 0),
+    (b"content-encoding", b"e", 1),
+    (b"subject", b"s", 0),
+    (b"supported", b"k", 1),
+    (b"max-forwards", None, 0),
+    (b"route", None, 1),
+    (b"record-route", None, 1),
+    (b"path", None, 1),
+    (b"user-agent", None, 0),
+    (b"server", None, 0),
+    (b"p-asserted-identity", None, 1),
+    (b"privacy", None, 0),
+    (b"date", None, 0),
+    (b"expires", None, 0),
+    (b"allow", None, 1),
+    (b"require", None, 1),
+    (b"proxy-require", None, 1),
+    (b"unsupported", None, 1),
+    (b"accept", None, 1),
+    (b"event", b"o", 0),
+    (b"allow-events", b"u", 1),
+    (b"refer-to", b"r", 0),
+    (b"referred-by", b"b", 0),
+    (b"session-expires", b"x", 0),
+):
+    _NAMES[_long] = (_long, _short)
+    if _short is not None:
+        _NAMES[_short] = (_long, _short)
+    if _is_list:
+        _LIST_HEADERS[_long] = 1
+
+
+def _same_name(buf, start, end, lower):
+    if end - start != len(lower):
+        return False
+    for k in range(end - start):
+        c = buf[start + k]
+        if 65 <= c <= 90:
+            c += 32
+        if c != lower[k]:
+            return False
+    return True
+
+
+def _skip_lws(buf, i, end):
+    while i < end and _LWS[buf[i]]:
+        i += 1
+    return i
+
+
+def _skip(buf, i, end, flags):
+    while i < end and flags[buf[i]]:
+        i += 1
+    return i
+
+
+def _quoted_end(buf, i, end):
+    # buf[i] is the opening quote; index after the closing one.
+    i += 1
+    while i < end:
+        c = buf[i]
+        if c == _DQUOTE:
+            return i + 1
+        if c == _BSLASH:
+            i += 1
+        i += 1
+    raise SipError("unbalanced quote")
+
+
+def _params_end(buf, i, end, stop):
+    # `*( ; name [= value] )` from i; index where it stops (end, or `stop` byte).
+    i = _skip_lws(buf, i, end)
+    while i < end and buf[i] == _SEMI:
+        i = _skip_lws(buf, i + 1, end)
+        j = _skip(buf, i, end, _TOKEN)
+        if j == i:
+            raise SipError("empty parameter")
+        i = _skip_lws(buf, j, end)
+        if i < end and buf[i] == _EQ:
+            i = _skip_lws(buf, i + 1, end)
+            if i < end and buf[i] == _DQUOTE:
+                j = _quoted_end(buf, i, end)
+            else:
+                j = _skip(buf, i, end, _PVALUE)
+                if j == i:
+                    raise SipError("empty parameter value")
+            i = _skip_lws(buf, j, end)
+    if i < end and buf[i] != stop:
+        raise SipError("bad parameter")
+    return i
+
+
+def _via_end(buf, i, end):
+    # One Via value from i: sent-protocol LWS sent-by params; index of the comma or end.
+    i = _skip_lws(buf, i, end)
+    for n in range(3):
+        j = _skip(buf, i, end, _TOKEN)
+        if j == i:
+            raise SipError("bad Via protocol")
+        i = _skip_lws(buf, j, end)
+        if n < 2:
+            if i >= end or buf[i] != _SLASH:
+                raise SipError("bad Via protocol")
+            i = _skip_lws(buf, i + 1, end)
+    if i < end and buf[i] == 91:  # [IPv6]
+        j = buf.find(b"]", i, end)
+        if j < 0:
+            raise SipError("bad Via host")
+        j += 1
+    else:
+        j = _skip(buf, i, end, _HOST)
+        if j == i:
+            raise SipError("bad Via host")
+    i = _skip_lws(buf, j, end)
+    if i < end and buf[i] == _COLON:
+        i = _skip_lws(buf, i + 1, end)
+        j = _skip(buf, i, end, _DIGIT)
+        if j == i or j - i > 5:
+            raise SipError("bad Via port")
+        i = j
+    return _params_end(buf, i, end, _COMMA)
+
+
+def _naddr(buf, i, end, multi):
+    # One name-addr or addr-spec with its parameters, from i. Returns
+    # (display start, display end, uri start, uri end, params start, stop index);
+    # display start < 0 when there is none.
+    stop = _COMMA if multi else -1
+    i = _skip_lws(buf, i, end)
+    ds = de = -1
+    if i < end and buf[i] == _DQUOTE:
+        ds = i
+        de = _quoted_end(buf, i, end)
+        i = _skip_lws(buf, de, end)
+        if i >= end or buf[i] != _LT:
+            raise SipError("display name without <uri>")
+    else:
+        j = i
+        while j < end and (_TOKEN[buf[j]] or _LWS[buf[j]]):
+            j += 1
+        if j < end and buf[j] == _LT:
+            if j > i:
+                ds = i
+                de = j
+                while _LWS[buf[de - 1]]:
+                    de -= 1
+            i = j
+    if i < end and buf[i] == _LT:
+        us = i + 1
+        ue = buf.find(b">", us, end)
+        if ue < 0:
+            raise SipError("unclosed <")
+        for k in range(us, ue):
+            if _LWS[buf[k]]:
+                raise SipError("space in <uri>")
+        ps = ue + 1
+    else:
+        us = i
+        ue = i
+        while ue < end and buf[ue] != _SEMI and buf[ue] != stop and not _LWS[buf[ue]]:
+            c = buf[ue]
+            if c == 63 or c == _LT or c == _GT or c == _DQUOTE:  # ? < > "
+                raise SipError("addr-spec needs <>")
+            ue += 1
+        ps = ue
+    j = _skip(buf, us, ue, _SCHEME)
+    if j == us or j >= ue or buf[j] != _COLON:
+        if not (ue - us == 1 and buf[us] == 42 and multi):  # Contact: *
+            raise SipError("bad URI")
+    return ds, de, us, ue, ps, _params_end(buf, ps, end, stop)
+
+
+def _digits(buf, i, end, most):
+    # Decimal number of at most `most` digits in buf[i:end] (LWS around allowed).
+    i = _skip_lws(buf, i, end)
+    j = _skip(buf, i, end, _DIGIT)
+    if j == i or j - i > most or _skip_lws(buf, j, end) != end:
+        raise SipError("bad number")
+    n = 0
+    for k in range(i, j):
+        n = n * 10 + buf[k] - 48
+    return n
+
+
+def _text(raw):
+    # bytes -> str for people; never raises.
+    try:
+        return raw.decode()
+    except UnicodeError:
+        return "".join([chr(c) if c < 128 else "?" for c in raw])
+
+
+def _unfold(value):
+    if b"\r" not in value and b"\n" not in value:
+        return value
+    parts = value.replace(b"\r\n", b"\n").split(b"\n")
+    for k in range(1, len(parts)):
+        parts[k] = parts[k].lstrip(b" \t")
+    return b" ".join(parts)
+
+
+def _unescape_user(raw):
+    # %XX escapes of a URI user part; a bad escape stays as it is.
+    if b"%" not in raw:
+        return raw
+    out = bytearray()
+    i = 0
+    n = len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 37 and i + 3 <= n:
+            try:
+                out.append(int(raw[i + 1 : i + 3], 16))
+                i += 3
+                continue
+            except ValueError:
+                pass
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
+class NameAddr:
+    """A From/To/Contact/P-Asserted-Identity value taken apart.
+
+    display: str (unescaped, "" when none); scheme, user, host: bytes (user still
+    %-escaped; for tel: URIs the number); port: int or None; params: dict of header
+    parameters (bytes -> bytes, b"" for a bare name); tag: bytes or None; uri: bytes.
+    """
+
+    def __init__(self, buf, ds, de, us, ue, ps, pe):
+        if ds < 0:
+            self.display = ""
+        elif buf[ds] == _DQUOTE:
+            raw = buf[ds + 1 : de - 1]
+            if b"\\" in raw:
+                out = bytearray()
+                k = 0
+                while k < len(raw):
+                    if raw[k] == _BSLASH and k + 1 < len(raw):
+                        k += 1
+                    out.append(raw[k])
+                    k += 1
+                raw = bytes(out)
+            self.display = _text(raw)
+        else:
+            self.display = _text(_unfold(buf[ds:de]))
+        uri = buf[us:ue]
+        self.uri = uri
+        colon = uri.find(b":")
+        self.scheme = uri[:colon].lower() if colon > 0 else b""
+        rest = uri[colon + 1 :]
+        self.user = b""
+        self.host = b""
+        self.port = None
+        if self.scheme == b"sip" or self.scheme == b"sips":
+            q = rest.find(b"?")
+            if q >= 0:
+                rest = rest[:q]
+            at = rest.rfind(b"@")
+            if at >= 0:
+                user = rest[:at]
+                pw = user.find(b":")
+                self.user = user[:pw] if pw >= 0 else user
+                rest = rest[at + 1 :]
+            semi = rest.find(b";")
+            hostport = rest[:semi] if semi >= 0 else rest
+            if hostport[:1] == b"[":
+                close = hostport.find(b"]")
+                self.host = hostport[: close + 1]
+                portpart = hostport[close + 1 :]
+            else:
+                c2 = hostport.find(b":")
+                self.host = hostport[:c2] if c2 >= 0 else hostport
+                portpart = hostport[c2:] if c2 >= 0 else b""
+            if portpart[:1] == b":" and 1 < len(portpart) <= 6 and portpart[1:].isdigit():
+                self.port = int(portpart[1:])
+        elif self.scheme == b"tel":
+            semi = rest.find(b";")
+            self.user = rest[:semi] if semi >= 0 else rest
+        params = {}
+        i = ps
+        while True:
+            i = _skip_lws(buf, i, pe)
+            if i >= pe or buf[i] != _SEMI:
+                break
+            i = _skip_lws(buf, i + 1, pe)
+            j = _skip(buf, i, pe, _TOKEN)
+            name = buf[i:j].lower()
+            i = _skip_lws(buf, j, pe)
+            value = b""
+            if i < pe and buf[i] == _EQ:
+                i = _skip_lws(buf, i + 1, pe)
+                j = _quoted_end(buf, i, pe) if buf[i] == _DQUOTE else _skip(buf, i, pe, _PVALUE)
+                value = buf[i:j]
+                i = j
+            params[name] = value
+        self.params = params
+        self.tag = params.get(b"tag")
+
+    def __repr__(self):
+        return "NameAddr(%r, %r)" % (self.display, self.uri)
+
+
+class Message:
+    """One parsed datagram. Build with parse(); see docs/interfaces.md."""
+
+    max_size = MAX_SIZE
+    max_headers = 80
+
+    def __init__(self, data, max_size=None):
+        limit = self.max_size if max_size is None else max_size
+        if len(data) > limit:
+            raise SipError("datagram too large")
+        if len(data) > 65535:
+            raise SipError("datagram too large")
+        self._b = data
+        self._parse(data)
+
+    # -- parsing -------------------------------------------------------------
+
+    def _parse(self, b):
+        n = len(b)
+        he = b.find(b"\r\n\r\n")
+        if he <= 0:
+            raise SipError("no end of headers")
+        lines = b.count(b"\r\n", 0, he + 2)
+        if lines - 1 > self.max_headers:
+            raise SipError("too many header lines")
+        h = array("H", memoryview(_ZEROS)[: _BASE + 4 * lines])
+        self._h = h
+        sl = b.find(b"\r\n")
+        self._start_line(b, sl, h)
+        count = 0
+        i = sl + 2
+        stop = he + 2
+        while i < stop:
+            e = b.find(b"\r\n", i, stop)
+            c = b[i]
+            if c == _SP or c == _HT:
+                if count == 0:
+                    raise SipError("folded first header")
+                h[_BASE + 4 * count - 1] = e
+            else:
+                colon = b.find(b":", i, e)
+                if colon < 0:
+                    raise SipError("header line without colon")
+                ne = colon
+                while ne > i and (b[ne - 1] == _SP or b[ne - 1] == _HT):
+                    ne -= 1
+                if _skip(b, i, ne, _TOKEN) != ne or ne == i:
+                    raise SipError("bad header name")
+                k = _BASE + 4 * count
+                h[k] = _key(b, i, ne)
+                h[k + 1] = i
+                h[k + 2] = ne
+                h[k + 3] = e
+                count += 1
+            i = e + 2
+        h[_COUNT] = count
+        self._check(b, h, n, he)
+
+    def _start_line(self, b, sl, h):
+        if b.startswith(b"SIP/2.0 "):
+            self.method = None
+            i = 8
+            j = _skip(b, i, sl, _DIGIT)
+            if j - i != 3 or (j < sl and b[j] != _SP):
+                raise SipError("bad status code")
+            status = (b[i] - 48) * 100 + (b[i + 1] - 48) * 10 + b[i + 2] - 48
+            if status < 100 or status > 699:
+                raise SipError("bad status code")
+            self.status = status
+            h[_REASON_S] = j + 1 if j < sl else sl
+            h[_REASON_E] = sl
+            return
+        self.status = 0
+        sp1 = b.find(b" ", 0, sl)
+        sp2 = b.find(b" ", sp1 + 1, sl)
+        if sp1 <= 0 or sp2 < 0 or b.find(b" ", sp2 + 1, sl) >= 0:
+            raise SipError("bad request line")
+        if sl - sp2 != 8 or not b.startswith(b"SIP/2.0", sp2 + 1):
+            raise SipError("bad SIP version")
+        if _skip(b, 0, sp1, _TOKEN) != sp1:
+            raise SipError("bad method")
+        us = sp1 + 1
+        if sp2 == us or _skip(b, us, sp2, _LWS) != us:
+            raise SipError("bad Request-URI")
+        for k in range(us, sp2):
+            if b[k] == _HT or b[k] < 32 or b[k] == _LT or b[k] == _GT:
+                raise SipError("bad Request-URI")
+        j = _skip(b, us, sp2, _SCHEME)
+        if j == us or j >= sp2 or b[j] != _COLON:
+            raise SipError("Request-URI without scheme")
+        if (j - us == 3 and b.startswith(b"sip", us)) or (
+            j - us == 4 and b.startswith(b"sips", us)
+        ):
+            at = b.rfind(b"@", us, sp2)
+            if b.find(b"?", at + 1 if at >= 0 else us, sp2) >= 0:
+                raise SipError("headers in Request-URI")
+        h[_URI_S] = us
+        h[_URI_E] = sp2
+        self.method = _method(b, 0, sp1)
+
+    def _check(self, b, h, n, he):
+        for name in (b"from", b"to", b"call-id", b"cseq"):
+            first = self._index(name, 0)
+            if first < 0:
+                raise SipError("missing header")
+            if self._index(name, first + 1) >= 0:
+                raise SipError("duplicate header")
+        for name in (b"content-length", b"max-forwards"):
+            first = self._index(name, 0)
+            if first >= 0 and self._index(name, first + 1) >= 0:
+                raise SipError("duplicate header")
+        # CSeq: number LWS method, the method equal to the request's.
+        vs, ve = self._span(self._index(b"cseq", 0))
+        j = _skip(b, vs, ve, _DIGIT)
+        if j == vs or j - vs > 10 or j >= ve or not _LWS[b[j]]:
+            raise SipError("bad CSeq")
+        num = 0
+        for k in range(vs, j):
+            num = num * 10 + b[k] - 48
+        if num > _MAX_CSEQ:
+            raise SipError("CSeq out of range")
+        self.cseq_num = num
+        ms = _skip_lws(b, j, ve)
+        if ms == ve or _skip(b, ms, ve, _TOKEN) != ve:
+            raise SipError("bad CSeq method")
+        h[_CSEQ_M] = ms
+        if self.method is not None:
+            m = self.method
+            if ve - ms != len(m) or not b.startswith(m, ms):
+                raise SipError("CSeq method differs from the request's")
+        # Via: at least one, each value well formed.
+        seen = 0
+        i = self._index(b"via", 0)
+        while i >= 0:
+            vs, ve = self._span(i)
+            while True:
+                k = _via_end(b, vs, ve)
+                seen += 1
+                if k >= ve:
+                    break
+                vs = k + 1
+            i = self._index(b"via", i + 1)
+        if not seen:
+            raise SipError("missing Via")
+        for name in (b"from", b"to"):
+            vs, ve = self._span(self._index(name, 0))
+            if _naddr(b, vs, ve, False)[5] != ve:
+                raise SipError("bad " + name.decode())
+        i = self._index(b"contact", 0)
+        while i >= 0:
+            vs, ve = self._span(i)
+            while True:
+                k = _naddr(b, vs, ve, True)[5]
+                if k >= ve:
+                    break
+                vs = k + 1
+            i = self._index(b"contact", i + 1)
+        i = self._index(b"max-forwards", 0)
+        if i >= 0:
+            vs, ve = self._span(i)
+            _digits(b, vs, ve, 10)
+        i = self._index(b"date", 0)
+        if i >= 0:
+            vs, ve = self._span(i)
+            if ve - vs < 3 or not b.startswith(b"GMT", ve - 3):
+                raise SipError("Date not in GMT")
+        bs = he + 4
+        i = self._index(b"content-length", 0)
+        if i >= 0:
+            vs, ve = self._span(i)
+            length = _digits(b, vs, ve, 5)
+            if bs + length > n:
+                raise SipError("body shorter than Content-Length")
+            h[_BODY_E] = bs + length
+        else:
+            h[_BODY_E] = n
+        h[_BODY_S] = bs
+
+    # -- header table --------------------------------------------------------
+
+    def _index(self, name, start):
+        # Index (0-based) of the first header named `name` at or after `start`, or -1.
+        # `name`: lower-case long or compact form, or any other header name.
+        names = _NAMES.get(name)
+        if names is None:
+            lower = name.lower()
+            names = _NAMES.get(lower)
+            if names is None:
+                names = (lower, None)
+        long_name, short = names
+        k1 = _key(long_name, 0, len(long_name))
+        k2 = _key(short, 0, 1) if short is not None else -1
+        h = self._h
+        b = self._b
+        for i in range(start, h[_COUNT]):
+            k = _BASE + 4 * i
+            key = h[k]
+            if key == k1:
+                if _same_name(b, h[k + 1], h[k + 2], long_name):
+                    return i
+            elif key == k2:
+                if _same_name(b, h[k + 1], h[k + 2], short):
+                    return i
+        return -1
+
+    def _span(self, i):
+        # (value start, value end) of header i, LWS trimmed at both ends.
+        h = self._h
+        b = self._b
+        k = _BASE + 4 * i
+        vs = _skip_lws(b, b.find(b":", h[k + 2]) + 1, h[k + 3])
+        ve = h[k + 3]
+        while ve > vs and _LWS[b[ve - 1]]:
+            ve -= 1
+        return vs, ve
+
+    def _line(self, i):
+        # (line start, index after its CRLF) of header i, folded lines included.
+        k = _BASE + 4 * i
+        return self._h[k + 1], self._h[k + 3] + 2
+
+    # -- public --------------------------------------------------------------
+
+    @property
+    def uri(self):
+        return self._b[self._h[_URI_S] : self._h[_URI_E]] if self.method is not None else b""
+
+    @property
+    def reason(self):
+        return self._b[self._h[_REASON_S] : self._h[_REASON_E]]
+
+    @property
+    def body(self):
+        return self._b[self._h[_BODY_S] : self._h[_BODY_E]]
+
+    @property
+    def call_id(self):
+        return self.get(b"call-id")
+
+    @property
+    def cseq_method(self):
+        h = self._h
+        k = _BASE + 4 * self._index(b"cseq", 0)
+        ve = h[k + 3]
+        b = self._b
+        while _LWS[b[ve - 1]]:
+            ve -= 1
+        return _method(b, h[_CSEQ_M], ve)
+
+    def get(self, name):
+        """First value of header `name` (long or compact form, any case), or None."""
+        i = self._index(name, 0)
+        if i < 0:
+            return None
+        vs, ve = self._span(i)
+        return _unfold(self._b[vs:ve])
+
+    def get_all(self, name):
+        """Every value of header `name`, in order; list headers split at commas."""
+        names = _NAMES.get(name) or _NAMES.get(name.lower())
+        split = names is not None and names[0] in _LIST_HEADERS
+        out = []
+        b = self._b
+        i = self._index(name, 0)
+        while i >= 0:
+            vs, ve = self._span(i)
+            if split:
+                while True:
+                    k = _list_item_end(b, vs, ve)
+                    e = k
+                    while e > vs and _LWS[b[e - 1]]:
+                        e -= 1
+                    if e > vs:
+                        out.append(_unfold(b[vs:e]))
+                    if k >= ve:
+                        break
+                    vs = _skip_lws(b, k + 1, ve)
+            else:
+                out.append(_unfold(b[vs:ve]))
+            i = self._index(name, i + 1)
+        return out
+
+    def vias(self):
+        """Every Via value, top first."""
+        return self.get_all(b"via")
+
+    def name_addr(self, name):
+        """The first value of a From/To/Contact/P-Asserted-Identity header as NameAddr,
+        or None when absent. A malformed value raises SipError."""
+        i = self._index(name, 0)
+        if i < 0:
+            return None
+        vs, ve = self._span(i)
+        b = self._b
+        try:
+            ds, de, us, ue, ps, pe = _naddr(b, vs, ve, True)
+            return NameAddr(b, ds, de, us, ue, ps, pe)
+        except (IndexError, ValueError, UnicodeError) as e:
+            raise SipError("bad name-addr: %r" % e)
+
+    def headers(self):
+        """[(name, value)] in order, names as sent, values unfolded (for tests, tools)."""
+        out = []
+        h = self._h
+        b = self._b
+        for i in range(h[_COUNT]):
+            k = _BASE + 4 * i
+            vs, ve = self._span(i)
+            out.append((b[h[k + 1] : h[k + 2]], _unfold(b[vs:ve])))
+        return out
+
+    def to_bytes(self):
+        """The message as sent, without bytes beyond Content-Length."""
+        end = self._h[_BODY_E]
+        return self._b if end == len(self._b) else self._b[:end]
+
+
+def _list_item_end(b, i, end):
+    # Index of the comma ending the list item that starts at i (quotes and <> respected).
+    while i < end:
+        c = b[i]
+        if c == _COMMA:
+            return i
+        if c == _DQUOTE:
+            i = _quoted_end(b, i, end)
+            continue
+        if c == _LT:
+            j = b.find(b">", i, end)
+            if j < 0:
+                return end
+            i = j
+        i += 1
+    return end
+
+
+def _method(b, s, e):
+    # The request method; one shared bytes object for the common ones.
+    for m in _KNOWN_METHODS:
+        if e - s == len(m) and b.startswith(m, s):
+            return m
+    return b[s:e]
+
+
+_ZEROS = bytes(_BASE + 4 * (Message.max_headers + 2))
+
+
+def parse(data, max_size=None):
+    """Parse one datagram (bytes, bytearray or memoryview) into a Message.
+
+    Raises SipError, and only SipError, when the datagram is too large (max_size,
+    default Message.max_size) or is not a well-formed SIP message."""
+    try:
+        size = len(data)
+    except TypeError:
+        raise SipError("not bytes")
+    limit = Message.max_size if max_size is None else max_size
+    if size > limit:
+        raise SipError("datagram too large")
+    if not isinstance(data, bytes):
+        try:
+            data = bytes(data)
+        except TypeError:
+            raise SipError("not bytes")
+    if Message.max_headers + 2 > (len(_ZEROS) - _BASE) // 4:
+        _grow_zeros()
+    try:
+        return Message(data, limit)
+    except SipError:
+        raise
+    except (IndexError, ValueError, UnicodeError, TypeError, KeyError, OverflowError) as e:
+        raise SipError("malformed: %r" % e)
+
+
+def _grow_zeros():
+    global _ZEROS
+    _ZEROS = bytes(_BASE + 4 * (Message.max_headers + 2))
+
+
+# -- numbers and answers ------------------------------------------------------
+
+_ANONYMOUS = (b"anonymous", b"unknown", b"restricted", b"unavailable", b"private", b"withheld")
+
+
+def caller_number(msg):
+    """The caller's number: P-Asserted-Identity's user (or tel: number), else From's,
+    %-escapes decoded and visual separators removed; "" when anonymous."""
+    addr = None
+    try:
+        addr = msg.name_addr(b"p-asserted-identity")
+    except SipError:
+        addr = None
+    if addr is None or not addr.user:
+        addr = msg.name_addr(b"from")
+    if addr is None:
+        return ""
+    user = _unescape_user(addr.user)
+    if user.lower() in _ANONYMOUS or addr.host.lower() == b"anonymous.invalid":
+        return ""
+    out = bytearray()
+    for c in user:
+        if c not in b"-.() \t":
+            out.append(c)
+    return _text(bytes(out))
+
+
+def response(request, code, reason, to_tag=None):
+    """Bytes of a response to `request` (section 8.2.6): its Via(s), From, To (with
+    `to_tag` added when the To has no tag), Call-ID, CSeq; no body."""
+    if isinstance(reason, str):
+        reason = reason.encode()
+    b = request._b
+    parts = [b"SIP/2.0 %d %s\r\n" % (code, reason)]
+    i = request._index(b"via", 0)
+    while i >= 0:
+        vs, ve = request._span(i)
+        parts.append(b"Via: ")
+        parts.append(_unfold(b[vs:ve]))
+        parts.append(b"\r\n")
+        i = request._index(b"via", i + 1)
+    for label, name in ((b"From: ", b"from"), (b"To: ", b"to"), (b"Call-ID: ", b"call-id")):
+        parts.append(label)
+        parts.append(request.get(name))
+        if name == b"to" and to_tag and request.name_addr(b"to").tag is None:
+            parts.append(b";tag=")
+            parts.append(to_tag if isinstance(to_tag, bytes) else to_tag.encode())
+        parts.append(b"\r\n")
+    parts.append(b"CSeq: ")
+    parts.append(request.get(b"cseq"))
+    parts.append(b"\r\nContent-Length: 0\r\n\r\n")
+    return b"".join(parts)

@@ -1,0 +1,201 @@
+# Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
+import json
+
+from hushgate.calllog import CallLog
+from hushgate.compat import ticks_add
+from hushgate.config import Store, validate
+
+
+class Verdict:
+    def __init__(self, action, code, reason, kind):
+        self.action = action
+        self.code = code
+        self.reason = reason
+        self.kind = kind
+
+
+RANG = Verdict(0, 0, "rang", "rang")
+QUIET = Verdict(1, 480, "quiet hours", "quiet")
+BLOCKED = Verdict(2, 0, "blocked caller 0899123", "blocked")
+SCANNER = Verdict(2, 0, "scanner: friendly-scanner", "scanner")
+
+
+class MemoryStorage:
+    def __init__(self):
+        self.files = {}
+        self.writes = 0
+        self.fail = False
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write(self, name, data):
+        if self.fail:
+            raise OSError(28)
+        self.writes += 1
+        self.files[name] = bytes(data)
+
+    def rename(self, old, new):
+        self.files[new] = self.files.pop(old)
+
+    def remove(self, name):
+        self.files.pop(name, None)
+
+
+def test_ring_keeps_the_newest_and_is_bounded():
+    log = CallLog(size=5)
+    for i in range(12):
+        log.record(1000 + i, "06%08d" % i, "Caller %d" % i, "192.0.2.1", RANG)
+    entries = log.entries()
+    assert len(entries) == 5
+    assert [e["utc"] for e in entries] == [1011, 1010, 1009, 1008, 1007]
+    assert entries[0]["id"] == 12 and entries[0]["number"] == "0600000011"
+    assert entries[0]["action"] == "forward" and entries[0]["reason"] == "rang"
+    assert log.counters["calls"] == 12 and log.counters["rang"] == 12
+
+
+def test_default_size_is_fifty():
+    log = CallLog()
+    for i in range(60):
+        log.record(i, str(i), "", "192.0.2.1", QUIET)
+    assert len(log.entries()) == 50
+
+
+def test_entry_fields_and_truncation():
+    log = CallLog()
+    entry = log.record(5, "0612345678", "A" * 100, "192.0.2.9", QUIET)
+    assert entry["name"] == "A" * 39 + "…"
+    assert entry["source"] == "192.0.2.9"
+    assert entry["action"] == "answer" and entry["code"] == 480
+    assert entry["kind"] == "quiet"
+    assert log.find(entry["id"]) == entry
+    assert log.find(999) is None
+    json.dumps(log.entries())
+
+
+def test_unknown_clock_entry_has_no_time():
+    log = CallLog()
+    assert log.record(None, "1", "", "192.0.2.1", RANG)["utc"] is None
+
+
+def test_unseen_counts_calls_that_did_not_ring_until_acknowledged():
+    log = CallLog()
+    log.record(1, "1", "", "192.0.2.1", RANG)
+    assert log.unseen_silenced() == 0
+    log.record(2, "0899123", "", "192.0.2.1", BLOCKED)
+    log.record(3, "2", "", "192.0.2.1", QUIET)
+    log.record(4, "", "", "192.0.2.1", SCANNER)
+    assert log.unseen_silenced() == 3
+    log.acknowledge()
+    assert log.unseen_silenced() == 0
+    assert log.counters["blocked"] == 1 and log.counters["calls"] == 4
+
+
+def test_last_caller_is_the_last_that_rang():
+    log = CallLog()
+    assert log.last_caller() is None
+    log.record(1, "0611111111", "", "192.0.2.1", RANG)
+    log.record(2, "0899123", "", "192.0.2.1", BLOCKED)
+    assert log.last_caller() == "0611111111"
+    log.record(3, "", "", "192.0.2.1", RANG)
+    assert log.last_caller() == ""
+
+
+def test_kind_derived_from_action_when_verdict_has_none():
+    class Plain:
+        action, code, reason = 2, 0, "dropped"
+
+    log = CallLog()
+    assert log.record(1, "1", "", "192.0.2.1", Plain())["kind"] == "blocked"
+
+
+def test_block_and_allow_an_entry_return_the_new_config():
+    cfg = validate({"vip": ["0611111111"]})[0]
+    log = CallLog()
+    rang = log.record(1, "0611111111", "", "192.0.2.1", RANG)
+    anon = log.record(2, "", "", "192.0.2.1", RANG)
+    new = log.block(rang["id"], cfg)
+    assert new["block"] == ["0611111111"] and new["vip"] == []
+    assert validate(new)[1] == []
+    assert log.allow(rang["id"], new)["vip"] == ["0611111111"]
+    assert log.block(anon["id"], cfg)["block_anonymous"] is True
+    try:
+        log.block(12345, cfg)
+        raise AssertionError("blocked a call that is not in the log")
+    except KeyError:
+        pass
+
+
+def test_resize_keeps_newest():
+    log = CallLog(size=10)
+    for i in range(8):
+        log.record(i, str(i), "", "192.0.2.1", RANG)
+    log.resize(3)
+    assert [e["utc"] for e in log.entries()] == [7, 6, 5]
+    log.record(8, "8", "", "192.0.2.1", RANG)
+    assert [e["utc"] for e in log.entries()] == [8, 7, 6]
+    log.resize(6)
+    log.record(9, "9", "", "192.0.2.1", RANG)
+    assert [e["utc"] for e in log.entries()] == [9, 8, 7, 6]
+
+
+def test_count_other_events():
+    log = CallLog()
+    log.count("unknown_source")
+    log.count("unknown_source", 4)
+    assert log.counters["unknown_source"] == 5
+    assert log.totals["unknown_source"] == 5
+
+
+def test_counters_survive_a_reboot_written_rarely():
+    mem = MemoryStorage()
+    store = Store(mem)
+    log = CallLog(store)
+    assert log.problem == ""
+    t0 = 1000
+    assert not log.tick(t0)
+    log.record(1, "0899123", "", "192.0.2.1", BLOCKED)
+    log.record(2, "1", "", "192.0.2.1", RANG)
+    for minute in range(1, 10):
+        assert not log.tick(ticks_add(t0, minute * 60000))
+    assert mem.writes == 0
+    assert log.tick(ticks_add(t0, 10 * 60000))
+    assert mem.writes == 1
+    assert not log.tick(ticks_add(t0, 25 * 60000))  # nothing new: no write
+    again = CallLog(Store(mem))
+    assert again.totals["calls"] == 2 and again.totals["blocked"] == 1
+    assert again.unseen_silenced() == 1
+    assert again.counters["calls"] == 0  # since boot
+    again.acknowledge()  # the user looked: written at once
+    assert CallLog(Store(mem)).unseen_silenced() == 0
+
+
+def test_clean_stop_saves_now():
+    mem = MemoryStorage()
+    log = CallLog(Store(mem))
+    assert not log.save()  # nothing to write
+    log.record(1, "1", "", "192.0.2.1", QUIET)
+    assert log.save()
+    assert json.loads(mem.files["counters.json"])["totals"]["quiet"] == 1
+
+
+def test_corrupt_counters_file_is_reported_not_fatal():
+    mem = MemoryStorage()
+    mem.files["counters.json"] = b'{"totals": {"calls": '
+    log = CallLog(Store(mem))
+    assert "not valid JSON" in log.problem
+    assert log.totals["calls"] == 0
+    mem.files["counters.json"] = b'{"totals": {"calls": "many", "rang": 3}, "unseen": [1]}'
+    log = CallLog(Store(mem))
+    assert log.totals["calls"] == 0 and log.totals["rang"] == 3
+
+
+def test_full_flash_is_reported_not_fatal():
+    mem = MemoryStorage()
+    log = CallLog(Store(mem))
+    log.record(1, "1", "", "192.0.2.1", QUIET)
+    mem.fail = True
+    assert not log.save()
+    assert "could not write counters.json" in log.problem
+    mem.fail = False
+    assert log.save() and log.problem == ""

@@ -1,0 +1,333 @@
+# The board's side of the network: interface bring-up from board data and the
+# config, the clock (NTP), the provider's DNS look-up, and what a reset leaves
+# behind. MicroPython only: the board modules (`network`, `machine`, `ntptime`)
+# are imported where they are used, so the pure parts (back-off, clock, reset
+# notes) can also be exercised on the PC.
+import os
+import time
+
+from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
+
+_EPOCH_2000 = const(946684800)  # seconds from 1970 to 2000
+_RESET_NOTE = "reset.txt"
+_NO_ADDRESS = "0.0.0.0"
+
+
+def _epoch_offset():
+    # Ports differ in their epoch (1970 or 2000); ask the port, not its version.
+    return _EPOCH_2000 if time.gmtime(0)[0] == 2000 else 0
+
+
+# --- addresses from the config ---
+
+
+def static_address(config):
+    """(ip, netmask, gateway, dns) from config["net_address"] "a.b.c.d/nn", or None (DHCP).
+
+    Keys: net_address ("dhcp" or "192.168.1.50/24"), net_gateway, net_dns.
+    Raises ValueError with the key and value when they do not make sense.
+    """
+    value = config.get("net_address") or "dhcp"
+    if value == "dhcp":
+        return None
+    ip, _slash, bits = value.partition("/")
+    if not _is_ipv4(ip) or not bits.isdigit() or not 0 < int(bits) <= 32:
+        raise ValueError(
+            'net_address: "%s" is not "dhcp" or an address like 192.168.1.50/24' % value
+        )
+    n = int(bits)
+    mask = (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF
+    netmask = "%d.%d.%d.%d" % (mask >> 24, (mask >> 16) & 255, (mask >> 8) & 255, mask & 255)
+    gateway = config.get("net_gateway") or ""
+    if not _is_ipv4(gateway):
+        raise ValueError(
+            'net_gateway: "%s" is not an address (needed with a static net_address)' % gateway
+        )
+    dns = config.get("net_dns") or gateway
+    if not _is_ipv4(dns):
+        raise ValueError('net_dns: "%s" is not an address' % dns)
+    return (ip, netmask, gateway, dns)
+
+
+def _is_ipv4(text):
+    parts = text.split(".")
+    if len(parts) != 4:
+        return False
+    for part in parts:
+        if not part.isdigit() or len(part) > 3 or int(part) > 255:
+            return False
+    return True
+
+
+# --- interface bring-up ---
+
+
+async def bring_up(nic, config, timeout_ms=20000, log=None, hostname="hushgate"):
+    """Activate `nic` (network.LAN or network.WLAN), DHCP or static; returns the IP or None.
+
+    A WLAN is connected with config["wifi_ssid"] / ["wifi_password"]. Never raises for
+    a cable that is out or a router that is slow: the caller retries.
+    """
+    try:
+        import network
+
+        network.hostname(hostname)
+    except Exception:  # older ports have no network.hostname()
+        pass
+    try:
+        nic.active(True)
+        address = static_address(config)
+        if address is not None:
+            nic.ifconfig(address)
+        ssid = config.get("wifi_ssid")
+        if hasattr(nic, "connect") and ssid:
+            if not nic.isconnected():
+                nic.connect(ssid, config.get("wifi_password") or "")
+        elif hasattr(nic, "connect") and not ssid:
+            if log:
+                log("net: wifi_ssid is not set in config.json")
+            return None
+    except (OSError, ValueError) as e:
+        if log:
+            log("net: bring-up failed: %r" % e)
+        return None
+    start = ticks_ms()
+    while ticks_diff(ticks_ms(), start) < timeout_ms:
+        ip = address_of(nic)
+        if ip is not None:
+            if log:
+                log("net: up at %s" % ip)
+            return ip
+        await sleep_ms(250)
+    if log:
+        log("net: no address after %d s" % (timeout_ms // 1000))
+    return None
+
+
+def address_of(nic):
+    """The interface's IPv4 address while it is connected, else None."""
+    try:
+        if not nic.isconnected():
+            return None
+        ip = nic.ifconfig()[0]
+    except OSError:
+        return None
+    return None if ip == _NO_ADDRESS else ip
+
+
+def lan(mdc, mdio, phy_type, phy_addr, power=None, ref_clk=None, ref_clk_mode=None):
+    """network.LAN for an ESP32 RMII PHY, from pin numbers and names of constants.
+
+    phy_type: "LAN8720" or "IP101"; ref_clk_mode: "in" / "out" / None (board default).
+    """
+    import machine
+    import network
+
+    kwargs = {
+        "mdc": machine.Pin(mdc),
+        "mdio": machine.Pin(mdio),
+        "phy_type": getattr(network, "PHY_" + phy_type),
+        "phy_addr": phy_addr,
+    }
+    if power is not None:
+        kwargs["power"] = machine.Pin(power)
+    if ref_clk is not None:
+        kwargs["ref_clk"] = machine.Pin(ref_clk)
+    if ref_clk_mode is not None:
+        kwargs["ref_clk_mode"] = machine.Pin.IN if ref_clk_mode == "in" else machine.Pin.OUT
+    return network.LAN(**kwargs)
+
+
+def wlan():
+    import network
+
+    nic = network.WLAN(network.STA_IF)
+    return nic
+
+
+# --- clock ---
+
+
+class Backoff:
+    """Delays between tries: `first_s` doubling to `max_s` while failing, `ok_s` after success."""
+
+    def __init__(self, first_s, max_s, ok_s):
+        self.first_s = first_s
+        self.max_s = max_s
+        self.ok_s = ok_s
+        self._next = first_s
+
+    def after(self, ok):
+        if ok:
+            self._next = self.first_s
+            return self.ok_s
+        delay = self._next
+        self._next = min(self._next * 2, self.max_s)
+        return delay
+
+
+class Clock:
+    """UTC seconds for the gate: None until NTP has set the real-time clock once.
+
+    settime() sets the RTC to UTC (ntptime.settime on a board); time_s() reads it.
+    """
+
+    resync_s = 4 * 3600
+    retry_first_s = 10
+    retry_max_s = 900
+
+    def __init__(self, settime=None, time_s=time.time, log=None, on_known=None):
+        self._settime = settime
+        self._time_s = time_s
+        self._log = log
+        self._on_known = on_known
+        self._offset = _epoch_offset()
+        self.known = False
+        self.last_sync = None  # utc of the last good sync
+        self.failures = 0
+        self.backoff = Backoff(self.retry_first_s, self.retry_max_s, self.resync_s)
+
+    def utc(self):
+        if not self.known:
+            return None
+        return int(self._time_s()) + self._offset
+
+    def sync(self):
+        """One NTP try; True when the clock was set."""
+        try:
+            self._settime()
+        except Exception as e:  # OSError (timeout, DNS), OverflowError on bad replies
+            self.failures += 1
+            if self._log:
+                self._log("clock: NTP failed (%d in a row): %r" % (self.failures, e))
+            return False
+        was_known = self.known
+        self.known = True
+        self.failures = 0
+        self.last_sync = self.utc()
+        if not was_known:
+            if self._log:
+                self._log("clock: set by NTP")
+            if self._on_known:
+                self._on_known(self.last_sync)
+        return True
+
+    async def run(self, sleep=sleep_ms):
+        """NTP at start, then every resync_s; failures retry with back-off."""
+        while True:
+            delay = self.backoff.after(self.sync())
+            while delay > 0:
+                step = 60 if delay > 60 else delay
+                await sleep(step * 1000)
+                delay -= step
+
+
+def ntp_settime(host="pool.ntp.org"):
+    """A settime for Clock: micropython-lib's ntptime with the configured server."""
+    import ntptime
+
+    def settime():
+        ntptime.host = host
+        ntptime.settime()
+
+    return settime
+
+
+# --- DNS ---
+
+
+def resolve(host, port=5060, getaddrinfo=None):
+    """The IPv4 addresses of `host` (an address is returned as is); [] on failure.
+
+    Blocking on a board (lwIP's resolver): call it from a task that runs rarely.
+    """
+    if _is_ipv4(host):
+        return [host]
+    if getaddrinfo is None:
+        import socket
+
+        getaddrinfo = socket.getaddrinfo
+    try:
+        infos = getaddrinfo(host, port)
+    except (OSError, IndexError, ValueError):
+        return []
+    out = []
+    for info in infos:
+        addr = info[-1]
+        ip = addr[0] if isinstance(addr, tuple) else None
+        if isinstance(ip, str) and _is_ipv4(ip) and ip not in out:
+            out.append(ip)
+    return out
+
+
+# --- resets ---
+
+_CAUSES = (
+    ("PWRON_RESET", "power on"),
+    ("HARD_RESET", "hard reset"),
+    ("WDT_RESET", "watchdog"),
+    ("DEEPSLEEP_RESET", "deep sleep"),
+    ("SOFT_RESET", "soft reset"),
+)
+
+
+def reset_cause():
+    """machine.reset_cause() as words ("watchdog", "power on", ...)."""
+    try:
+        import machine
+
+        cause = machine.reset_cause()
+    except (ImportError, AttributeError):
+        return "unknown"
+    for name, words in _CAUSES:
+        if getattr(machine, name, None) == cause:
+            return words
+    return "cause %d" % cause
+
+
+def note_reset(state_dir, reason):
+    """Persist why the firmware is about to reset, atomically (temp file, rename)."""
+    path = state_dir.rstrip("/") + "/" + _RESET_NOTE
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            f.write(reason[:200])
+        os.rename(tmp, path)
+        return True
+    except OSError:
+        return False
+
+
+def take_reset_note(state_dir):
+    """The reason noted before the last reset (or None); removes the note."""
+    path = state_dir.rstrip("/") + "/" + _RESET_NOTE
+    try:
+        with open(path) as f:
+            reason = f.read(200)
+    except OSError:
+        return None
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    return reason or None
+
+
+def last_reset(state_dir):
+    """What the web page shows after boot: {"cause": ..., "reason": ... or None}."""
+    return {"cause": reset_cause(), "reason": take_reset_note(state_dir)}
+
+
+def reset_after(state_dir, reason):
+    """Note the reason, then reset the board (never returns on a board)."""
+    note_reset(state_dir, reason)
+    import machine
+
+    machine.reset()
+
+
+def watchdog(timeout_ms):
+    """Factory for panel.Watchdog: the hardware watchdog."""
+    import machine
+
+    return machine.WDT(timeout=timeout_ms)

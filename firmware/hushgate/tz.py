@@ -229,18 +229,14 @@ class TZ:
             jan1 = days_from_civil(y, 1, 1)
             s = (_rule_day(self._start, y, jan1) - y0) * _DAY + self._start[4] - std
             e = (_rule_day(self._end, y, jan1) - y0) * _DAY + self._end[4] - dst
-            if e < s:
-                times.append(e)
-                offsets.append(std)
-                times.append(s)
-                offsets.append(dst)
-            else:
-                times.append(s)
-                offsets.append(dst)
-                times.append(e)
-                offsets.append(std)
+            times.append(s)
+            offsets.append(dst)
+            times.append(e)
+            offsets.append(std)
         # Insertion sort, stable: of two transitions at one instant the later in the
-        # sequence of years wins (permanent daylight time).
+        # list wins, so a year whose start and end coincide has no daylight time,
+        # and a start that meets the previous year's end continues it (permanent
+        # daylight time, "EST5EDT,0/0,J365/25").
         for i in range(1, len(times)):
             t, o = times[i], offsets[i]
             j = i

@@ -219,15 +219,15 @@ def _via_end(buf, i, end):
     return _params_end(buf, i, end, _COMMA)
 
 
-def _naddr(buf, i, end, multi):
-    # One name-addr or addr-spec with its parameters, from i. Returns
-    # (display start, display end, uri start, uri end, params start, stop index);
-    # display start < 0 when there is none.
+def _naddr(buf, i, end, multi, out):
+    # One name-addr or addr-spec with its parameters, from i; index where it stops
+    # (end, or the comma before the next value when `multi`). When `out` is an
+    # array, its first six slots receive display start/end (equal: none), URI
+    # start/end, parameters start/end.
     stop = _COMMA if multi else -1
     i = _skip_lws(buf, i, end)
-    ds = de = -1
+    ds = de = i
     if i < end and buf[i] == _DQUOTE:
-        ds = i
         de = _quoted_end(buf, i, end)
         i = _skip_lws(buf, de, end)
         if i >= end or buf[i] != _LT:
@@ -237,11 +237,9 @@ def _naddr(buf, i, end, multi):
         while j < end and (_TOKEN[buf[j]] or _LWS[buf[j]]):
             j += 1
         if j < end and buf[j] == _LT:
-            if j > i:
-                ds = i
-                de = j
-                while _LWS[buf[de - 1]]:
-                    de -= 1
+            de = j
+            while de > ds and _LWS[buf[de - 1]]:
+                de -= 1
             i = j
     if i < end and buf[i] == _LT:
         us = i + 1
@@ -265,7 +263,15 @@ def _naddr(buf, i, end, multi):
     if j == us or j >= ue or buf[j] != _COLON:
         if not (ue - us == 1 and buf[us] == 42 and multi):  # Contact: *
             raise SipError("bad URI")
-    return ds, de, us, ue, ps, _params_end(buf, ps, end, stop)
+    pe = _params_end(buf, ps, end, stop)
+    if out is not None:
+        out[0] = ds
+        out[1] = de
+        out[2] = us
+        out[3] = ue
+        out[4] = ps
+        out[5] = pe
+    return pe
 
 
 def _digits(buf, i, end, most):
@@ -318,86 +324,158 @@ def _unescape_user(raw):
     return bytes(out)
 
 
-class NameAddr:
-    """A From/To/Contact/P-Asserted-Identity value taken apart.
+# NameAddr offset slots: display, URI, parameters (from _naddr), then the URI's
+# scheme end, user and host spans, port.
+_NA_SCHEME_E = const(6)
+_NA_USER_S = const(7)
+_NA_USER_E = const(8)
+_NA_HOST_S = const(9)
+_NA_HOST_E = const(10)
+_NA_PORT = const(11)
+_NA_ZEROS = (0,) * 12
 
-    display: str (unescaped, "" when none); scheme, user, host: bytes (user still
-    %-escaped; for tel: URIs the number); port: int or None; params: dict of header
-    parameters (bytes -> bytes, b"" for a bare name); tag: bytes or None; uri: bytes.
+
+class NameAddr:
+    """A From/To/Contact/P-Asserted-Identity value, taken apart on demand.
+
+    display: str (unescaped, "" when none); scheme (lower case), user, host: bytes
+    (user still %-escaped; for tel: URIs the number; b"" for other schemes); port:
+    int or None; params: dict of header parameters (lower-case bytes name -> bytes
+    value, b"" for a bare name); tag: bytes or None; uri: bytes.
     """
 
-    def __init__(self, buf, ds, de, us, ue, ps, pe):
-        if ds < 0:
-            self.display = ""
-        elif buf[ds] == _DQUOTE:
-            raw = buf[ds + 1 : de - 1]
-            if b"\\" in raw:
-                out = bytearray()
-                k = 0
-                while k < len(raw):
-                    if raw[k] == _BSLASH and k + 1 < len(raw):
-                        k += 1
-                    out.append(raw[k])
-                    k += 1
-                raw = bytes(out)
-            self.display = _text(raw)
-        else:
-            self.display = _text(_unfold(buf[ds:de]))
-        uri = buf[us:ue]
-        self.uri = uri
-        colon = uri.find(b":")
-        self.scheme = uri[:colon].lower() if colon > 0 else b""
-        rest = uri[colon + 1 :]
-        self.user = b""
-        self.host = b""
-        self.port = None
-        if self.scheme == b"sip" or self.scheme == b"sips":
-            q = rest.find(b"?")
-            if q >= 0:
-                rest = rest[:q]
-            at = rest.rfind(b"@")
+    def __init__(self, buf, start, end):
+        o = array("H", _NA_ZEROS)
+        _naddr(buf, start, end, True, o)
+        self._b = buf
+        self._o = o
+        us = o[2]
+        ue = o[3]
+        c = buf.find(b":", us, ue)
+        o[_NA_SCHEME_E] = c if c > us else us
+        o[_NA_USER_S] = o[_NA_USER_E] = o[_NA_HOST_S] = o[_NA_HOST_E] = ue
+        if c < 0:
+            return
+        i = c + 1
+        sl = c - us
+        if (sl == 3 or sl == 4) and (buf[us] | 32) == 115 and (buf[us + 2] | 32) == 112:
+            # sip: / sips: user[:password]@host[:port][;params][?headers]
+            q = buf.find(b"?", i, ue)
+            end = q if q >= 0 else ue
+            at = buf.rfind(b"@", i, end)
             if at >= 0:
-                user = rest[:at]
-                pw = user.find(b":")
-                self.user = user[:pw] if pw >= 0 else user
-                rest = rest[at + 1 :]
-            semi = rest.find(b";")
-            hostport = rest[:semi] if semi >= 0 else rest
-            if hostport[:1] == b"[":
-                close = hostport.find(b"]")
-                self.host = hostport[: close + 1]
-                portpart = hostport[close + 1 :]
+                pw = buf.find(b":", i, at)
+                o[_NA_USER_S] = i
+                o[_NA_USER_E] = pw if pw >= 0 else at
+                i = at + 1
             else:
-                c2 = hostport.find(b":")
-                self.host = hostport[:c2] if c2 >= 0 else hostport
-                portpart = hostport[c2:] if c2 >= 0 else b""
-            if portpart[:1] == b":" and 1 < len(portpart) <= 6 and portpart[1:].isdigit():
-                self.port = int(portpart[1:])
-        elif self.scheme == b"tel":
-            semi = rest.find(b";")
-            self.user = rest[:semi] if semi >= 0 else rest
-        params = {}
-        i = ps
+                o[_NA_USER_S] = o[_NA_USER_E] = i
+            semi = buf.find(b";", i, end)
+            hend = semi if semi >= 0 else end
+            o[_NA_HOST_S] = i
+            if i < hend and buf[i] == 91:  # [IPv6]
+                close = buf.find(b"]", i, hend)
+                j = close + 1 if close >= 0 else hend
+            else:
+                j = buf.find(b":", i, hend)
+                if j < 0:
+                    j = hend
+            o[_NA_HOST_E] = j
+            if j < hend and buf[j] == _COLON and 0 < hend - j - 1 <= 5:
+                if _skip(buf, j + 1, hend, _DIGIT) == hend:
+                    o[_NA_PORT] = _digits(buf, j + 1, hend, 5)
+        elif sl == 3 and (buf[us] | 32) == 116 and (buf[us + 1] | 32) == 101:  # tel:
+            semi = buf.find(b";", i, ue)
+            o[_NA_USER_S] = i
+            o[_NA_USER_E] = semi if semi >= 0 else ue
+            o[_NA_HOST_S] = o[_NA_HOST_E] = i
+
+    @property
+    def display(self):
+        o = self._o
+        buf = self._b
+        if o[0] == o[1]:
+            return ""
+        if buf[o[0]] != _DQUOTE:
+            return _text(_unfold(buf[o[0] : o[1]]))
+        raw = buf[o[0] + 1 : o[1] - 1]
+        if b"\\" in raw:
+            out = bytearray()
+            k = 0
+            while k < len(raw):
+                if raw[k] == _BSLASH and k + 1 < len(raw):
+                    k += 1
+                out.append(raw[k])
+                k += 1
+            raw = bytes(out)
+        return _text(raw)
+
+    @property
+    def uri(self):
+        return self._b[self._o[2] : self._o[3]]
+
+    @property
+    def scheme(self):
+        o = self._o
+        return _lower_scheme(self._b, o[2], o[_NA_SCHEME_E])
+
+    @property
+    def user(self):
+        return self._b[self._o[_NA_USER_S] : self._o[_NA_USER_E]]
+
+    @property
+    def host(self):
+        return self._b[self._o[_NA_HOST_S] : self._o[_NA_HOST_E]]
+
+    @property
+    def port(self):
+        return self._o[_NA_PORT] or None
+
+    @property
+    def params(self):
+        return self._param(None)
+
+    @property
+    def tag(self):
+        return self._param(b"tag")
+
+    def _param(self, want):
+        # The value of header parameter `want` (None when absent), or, for want None,
+        # every parameter as a dict.
+        buf = self._b
+        pe = self._o[5]
+        found = {} if want is None else None
+        i = self._o[4]
         while True:
             i = _skip_lws(buf, i, pe)
             if i >= pe or buf[i] != _SEMI:
-                break
+                return found
             i = _skip_lws(buf, i + 1, pe)
-            j = _skip(buf, i, pe, _TOKEN)
-            name = buf[i:j].lower()
-            i = _skip_lws(buf, j, pe)
-            value = b""
+            ns = i
+            i = _skip(buf, i, pe, _TOKEN)
+            ne = i
+            i = _skip_lws(buf, i, pe)
+            vs = ve = i
             if i < pe and buf[i] == _EQ:
-                i = _skip_lws(buf, i + 1, pe)
-                j = _quoted_end(buf, i, pe) if buf[i] == _DQUOTE else _skip(buf, i, pe, _PVALUE)
-                value = buf[i:j]
-                i = j
-            params[name] = value
-        self.params = params
-        self.tag = params.get(b"tag")
+                vs = _skip_lws(buf, i + 1, pe)
+                ve = (
+                    _quoted_end(buf, vs, pe) if buf[vs] == _DQUOTE else _skip(buf, vs, pe, _PVALUE)
+                )
+                i = ve
+            if want is None:
+                found[buf[ns:ne].lower()] = buf[vs:ve]
+            elif _same_name(buf, ns, ne, want):
+                return buf[vs:ve]
 
     def __repr__(self):
         return "NameAddr(%r, %r)" % (self.display, self.uri)
+
+
+def _lower_scheme(buf, s, e):
+    for scheme in (b"sip", b"sips", b"tel"):
+        if _same_name(buf, s, e, scheme):
+            return scheme
+    return buf[s:e].lower()
 
 
 class Message:
@@ -512,7 +590,9 @@ class Message:
             if first >= 0 and self._index(name, first + 1) >= 0:
                 raise SipError("duplicate header")
         # CSeq: number LWS method, the method equal to the request's.
-        vs, ve = self._span(self._index(b"cseq", 0))
+        i = self._index(b"cseq", 0)
+        vs = self._vs(i)
+        ve = self._ve(i)
         j = _skip(b, vs, ve, _DIGIT)
         if j == vs or j - vs > 10 or j >= ve or not _LWS[b[j]]:
             raise SipError("bad CSeq")
@@ -534,7 +614,8 @@ class Message:
         seen = 0
         i = self._index(b"via", 0)
         while i >= 0:
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             while True:
                 k = _via_end(b, vs, ve)
                 seen += 1
@@ -545,31 +626,36 @@ class Message:
         if not seen:
             raise SipError("missing Via")
         for name in (b"from", b"to"):
-            vs, ve = self._span(self._index(name, 0))
-            if _naddr(b, vs, ve, False)[5] != ve:
+            i = self._index(name, 0)
+            ve = self._ve(i)
+            if _naddr(b, self._vs(i), ve, False, None) != ve:
                 raise SipError("bad " + name.decode())
         i = self._index(b"contact", 0)
         while i >= 0:
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             while True:
-                k = _naddr(b, vs, ve, True)[5]
+                k = _naddr(b, vs, ve, True, None)
                 if k >= ve:
                     break
                 vs = k + 1
             i = self._index(b"contact", i + 1)
         i = self._index(b"max-forwards", 0)
         if i >= 0:
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             _digits(b, vs, ve, 10)
         i = self._index(b"date", 0)
         if i >= 0:
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             if ve - vs < 3 or not b.startswith(b"GMT", ve - 3):
                 raise SipError("Date not in GMT")
         bs = he + 4
         i = self._index(b"content-length", 0)
         if i >= 0:
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             length = _digits(b, vs, ve, 5)
             if bs + length > n:
                 raise SipError("body shorter than Content-Length")
@@ -605,16 +691,22 @@ class Message:
                     return i
         return -1
 
-    def _span(self, i):
-        # (value start, value end) of header i, LWS trimmed at both ends.
+    def _vs(self, i):
+        # Where the value of header i starts (after the colon and LWS).
+        k = _BASE + 4 * i
+        h = self._h
+        return _skip_lws(self._b, self._b.find(b":", h[k + 2]) + 1, h[k + 3])
+
+    def _ve(self, i):
+        # Where the value of header i ends (trailing LWS excluded).
+        k = _BASE + 4 * i
         h = self._h
         b = self._b
-        k = _BASE + 4 * i
-        vs = _skip_lws(b, b.find(b":", h[k + 2]) + 1, h[k + 3])
         ve = h[k + 3]
+        vs = h[k + 2]
         while ve > vs and _LWS[b[ve - 1]]:
             ve -= 1
-        return vs, ve
+        return ve
 
     def _line(self, i):
         # (line start, index after its CRLF) of header i, folded lines included.
@@ -654,7 +746,8 @@ class Message:
         i = self._index(name, 0)
         if i < 0:
             return None
-        vs, ve = self._span(i)
+        vs = self._vs(i)
+        ve = self._ve(i)
         return _unfold(self._b[vs:ve])
 
     def get_all(self, name):
@@ -665,7 +758,8 @@ class Message:
         b = self._b
         i = self._index(name, 0)
         while i >= 0:
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             if split:
                 while True:
                     k = _list_item_end(b, vs, ve)
@@ -692,11 +786,8 @@ class Message:
         i = self._index(name, 0)
         if i < 0:
             return None
-        vs, ve = self._span(i)
-        b = self._b
         try:
-            ds, de, us, ue, ps, pe = _naddr(b, vs, ve, True)
-            return NameAddr(b, ds, de, us, ue, ps, pe)
+            return NameAddr(self._b, self._vs(i), self._ve(i))
         except (IndexError, ValueError, UnicodeError) as e:
             raise SipError("bad name-addr: %r" % e)
 
@@ -707,7 +798,8 @@ class Message:
         b = self._b
         for i in range(h[_COUNT]):
             k = _BASE + 4 * i
-            vs, ve = self._span(i)
+            vs = self._vs(i)
+            ve = self._ve(i)
             out.append((b[h[k + 1] : h[k + 2]], _unfold(b[vs:ve])))
         return out
 
@@ -814,7 +906,8 @@ def response(request, code, reason, to_tag=None):
     parts = [b"SIP/2.0 %d %s\r\n" % (code, reason)]
     i = request._index(b"via", 0)
     while i >= 0:
-        vs, ve = request._span(i)
+        vs = request._vs(i)
+        ve = request._ve(i)
         parts.append(b"Via: ")
         parts.append(_unfold(b[vs:ve]))
         parts.append(b"\r\n")

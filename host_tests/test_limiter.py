@@ -1,0 +1,193 @@
+# Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
+import gc
+
+from hushgate.compat import ticks_add
+from hushgate.config import network
+from hushgate.limiter import Limiter
+
+T0 = 123456
+
+
+def _heap_lock():
+    # MicroPython can forbid allocation; CPython has no such switch.
+    try:
+        import micropython
+
+        return micropython.heap_lock, micropython.heap_unlock
+    except (ImportError, AttributeError):
+        return None, None
+
+
+def test_burst_then_refused_then_banned():
+    lim = Limiter(size=8, burst=5, per_second=1, ban_ms=60000)
+    results = [lim.admit("203.0.113.9", T0) for _ in range(7)]
+    assert results == [True] * 5 + [False, False]
+    assert lim.bans == 1 and lim.refused == 2
+    assert lim.is_banned("203.0.113.9", T0)
+    # Still banned a little before the end, even though the bucket refilled.
+    assert not lim.admit("203.0.113.9", ticks_add(T0, 59999))
+    assert lim.admit("203.0.113.9", ticks_add(T0, 60000))
+    assert not lim.is_banned("203.0.113.9", ticks_add(T0, 60000))
+
+
+def test_steady_rate_within_limit_is_never_refused():
+    lim = Limiter(size=8, burst=3, per_second=10, ban_ms=60000)
+    now = T0
+    for _ in range(500):
+        assert lim.admit("198.51.100.1", now)
+        now = ticks_add(now, 100)  # exactly 10 per second
+    assert lim.refused == 0
+
+
+def test_without_ban_only_the_excess_is_refused():
+    lim = Limiter(size=8, burst=2, per_second=1, ban_ms=0)
+    assert [lim.admit("198.51.100.1", T0) for _ in range(3)] == [True, True, False]
+    assert lim.admit("198.51.100.1", ticks_add(T0, 1000))
+    assert lim.bans == 0
+
+
+def test_other_sources_unaffected_by_a_ban():
+    lim = Limiter(size=8, burst=2, per_second=1, ban_ms=60000)
+    for _ in range(5):
+        lim.admit("203.0.113.9", T0)
+    assert lim.admit("203.0.113.10", T0)
+    assert lim.banned(T0) == ["203.0.113.9"]
+
+
+def test_provider_is_never_banned():
+    lim = Limiter(size=8, burst=2, per_second=1, ban_ms=60000)
+    lim.exempt(["192.0.2.10"])
+    assert all(lim.admit("192.0.2.10", T0) for _ in range(1000))
+    assert lim.refused == 0 and len(lim) == 0
+
+
+def test_exempting_lifts_an_existing_ban():
+    lim = Limiter(size=8, burst=1, per_second=1, ban_ms=60000)
+    lim.admit("192.0.2.10", T0)
+    lim.admit("192.0.2.10", T0)
+    assert lim.is_banned("192.0.2.10", T0)
+    lim.exempt(["192.0.2.10"])
+    assert lim.admit("192.0.2.10", T0)
+
+
+def test_trusted_networks_are_not_limited():
+    lim = Limiter(size=8, burst=1, per_second=1, ban_ms=60000)
+    lim.trusted = [network("10.0.0.0/8")]
+    assert all(lim.admit("10.1.2.3", T0) for _ in range(100))
+    assert not all(lim.admit("11.1.2.3", T0) for _ in range(3))
+
+
+def test_table_bounded_evicting_least_recently_seen():
+    lim = Limiter(size=4, burst=10, per_second=1, ban_ms=60000)
+    for k in range(4):
+        lim.admit("198.51.100.%d" % k, ticks_add(T0, k))
+    lim.admit("198.51.100.0", ticks_add(T0, 10))  # seen again: now the newest
+    lim.admit("198.51.100.9", ticks_add(T0, 11))
+    assert len(lim) == 4
+    assert "198.51.100.1" not in lim._slot
+    assert "198.51.100.0" in lim._slot
+
+
+def test_eviction_spares_banned_sources_while_others_remain():
+    lim = Limiter(size=3, burst=1, per_second=1, ban_ms=600000)
+    lim.admit("203.0.113.1", T0)
+    lim.admit("203.0.113.1", T0)  # banned, and the oldest
+    for k in range(20):
+        lim.admit("198.51.100.%d" % k, ticks_add(T0, 1 + k))
+    assert lim.is_banned("203.0.113.1", ticks_add(T0, 100))
+    assert len(lim) == 3
+
+
+def test_shared_bucket_stops_a_flood_from_new_addresses():
+    lim = Limiter(size=16, burst=5, per_second=1, ban_ms=60000)
+    lim.shared_burst = 50
+    lim.shared_per_second = 10
+    lim.configure()
+    lim.exempt(["192.0.2.10"])
+    admitted = sum(1 for k in range(1000) if lim.admit("10.9.%d.%d" % (k // 250, k % 250), T0))
+    assert admitted == 50
+    assert len(lim) == 16
+    assert lim.admit("192.0.2.10", T0)  # the provider still gets through
+    # A second later the shared bucket has 10 more.
+    later = ticks_add(T0, 1000)
+    assert sum(1 for k in range(100) if lim.admit("172.16.0.%d" % k, later)) == 10
+
+
+def test_ticks_wrap_around():
+    lim = Limiter(size=4, burst=2, per_second=1, ban_ms=5000)
+    start = ticks_add(0, -2000)  # just before the tick counter wraps
+    assert lim.admit("198.51.100.1", start)
+    assert lim.admit("198.51.100.1", start)
+    assert not lim.admit("198.51.100.1", start)  # banned across the wrap
+    assert not lim.admit("198.51.100.1", ticks_add(start, 4999))
+    assert lim.admit("198.51.100.1", ticks_add(start, 5000))
+
+
+def test_resize_by_configure():
+    lim = Limiter(size=4)
+    for k in range(4):
+        lim.admit("198.51.100.%d" % k, T0)
+    lim.configure(size=8, burst=3)
+    assert len(lim) == 0 and lim.size == 8 and lim.burst == 3
+
+
+def test_refusal_allocates_nothing():
+    lim = Limiter(size=8, burst=3, per_second=1, ban_ms=60000)
+    banned_ip = "203.0.113.9"
+    for _ in range(4):
+        lim.admit(banned_ip, T0)
+    empty = Limiter(size=8, burst=1, per_second=1, ban_ms=0)
+    empty_ip = "203.0.113.10"
+    empty.admit(empty_ip, T0)
+    flooded = Limiter(size=8)
+    flooded.shared_burst = 1
+    flooded.configure()
+    flooded.admit("198.51.100.1", T0)
+    new_ip = "198.51.100.2"
+    lock, unlock = _heap_lock()
+    refused = 0
+    n = 0
+    gc.collect()
+    if lock:
+        lock()
+    try:
+        while n < 300:
+            # Banned, over the rate without a ban, and a new source refused by
+            # the shared bucket: the three ways to say no.
+            if not lim.admit(banned_ip, T0 + n):
+                refused += 1
+            if not empty.admit(empty_ip, T0):
+                refused += 1
+            if not flooded.admit(new_ip, T0):
+                refused += 1
+            n += 1
+    finally:
+        if unlock:
+            unlock()
+    assert refused == 900
+    assert lim.refused == 301
+
+
+def test_memory_stays_bounded_under_many_sources():
+    lim = Limiter(size=64, burst=2, per_second=1, ban_ms=60000)
+    lim.shared_burst = 1000
+    lim.shared_per_second = 1000
+    lim.configure()
+    now = T0
+    for k in range(300):
+        lim.admit("10.0.%d.%d" % (k // 200, k % 200), now)
+        now = ticks_add(now, 1)
+    gc.collect()
+    before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    for k in range(3000):
+        ip = "10.%d.%d.%d" % (k // 60000, (k // 200) % 250, k % 200)
+        lim.admit(ip, now)
+        lim.admit(ip, now)
+        lim.admit(ip, now)  # and get banned
+        now = ticks_add(now, 1)
+    gc.collect()
+    after = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    assert len(lim) == 64
+    assert len(lim._slot) <= lim.size
+    # The table holds 64 address strings; everything else was preallocated.
+    assert after - before < 4096, after - before

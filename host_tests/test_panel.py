@@ -1,8 +1,8 @@
 # Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
 import asyncio
 
-from hushgate import panel
-from hushgate.compat import ticks_add
+from hushgate import config, panel
+from hushgate.compat import sleep_ms, ticks_add
 from hushgate.panel import (
     BLOCKED,
     CONFIRM,
@@ -22,7 +22,6 @@ from hushgate.panel import (
     Panel,
     Watchdog,
     choose_pattern,
-    with_blocked,
 )
 
 
@@ -93,6 +92,9 @@ class FakeLog:
     def acknowledge(self):
         self.acks += 1
         self.unseen = 0
+
+    def unseen_silenced(self):
+        return self.unseen
 
     def last_caller(self):
         return self.last
@@ -418,9 +420,18 @@ def test_priority_rule():
 # --- Panel (gestures) ---
 
 
+def defaults(**changes):
+    out = {}
+    for key, value in config.DEFAULTS.items():
+        out[key] = list(value) if isinstance(value, list) else value
+    for key, value in changes.items():
+        out[key] = value
+    return out
+
+
 def make_panel(unseen=0, last=None, config=None, save=None):
     clock = Clock()
-    state = {"config": config if config is not None else {"block": []}, "saved": []}
+    state = {"config": config if config is not None else defaults(), "saved": []}
 
     def default_save(new):
         state["saved"].append(new)
@@ -482,10 +493,11 @@ def test_short_press_first_acknowledges_blocked_calls():
 
 def test_long_press_blocks_last_caller():
     p, _gate, _log, state, lines, _clock = make_panel(
-        last="0033147310370", config={"block": ["0800*"], "timezone": "UTC0"}
+        last="0033147310370", config=defaults(block=["0800*"], vip=["0033147310370", "112"])
     )
     p.long_press()
-    assert state["saved"] == [{"block": ["0800*", "0033147310370"], "timezone": "UTC0"}]
+    # Blocked, and no longer a VIP (a VIP would ring through the block).
+    assert state["saved"] == [defaults(block=["0800*", "0033147310370"], vip=["112"])]
     assert p.led.pattern is CONFIRM
     p.long_press()
     assert len(state["saved"]) == 1
@@ -505,17 +517,24 @@ def test_long_press_save_failure_is_reported_not_raised():
 
     p, _gate, _log, state, lines, _clock = make_panel(last="123", save=broken)
     p.long_press()
-    assert state["config"] == {"block": []}
+    assert state["config"] == defaults()
     assert lines[0].startswith("button: blocking 123 not saved")
 
 
-def test_with_blocked_leaves_the_original_alone():
-    config = {"block": ["1"]}
-    new = with_blocked(config, "2")
-    assert new == {"block": ["1", "2"]}
-    assert config == {"block": ["1"]}
-    assert with_blocked(config, "1") is None
-    assert with_blocked({}, "5") == {"block": ["5"]}
+def test_long_press_on_anonymous_caller_blocks_anonymous():
+    p, _gate, _log, state, lines, _clock = make_panel(last="")
+    p.long_press()
+    assert state["saved"] == [defaults(block_anonymous=True)]
+    assert lines == ["button: blocked anonymous callers"]
+
+
+def test_long_press_number_caught_by_prefix_is_already_blocked():
+    p, _gate, _log, state, lines, _clock = make_panel(
+        last="0800123", config=defaults(block=["0800*"])
+    )
+    p.long_press()
+    assert state["saved"] == []
+    assert lines == ["button: 0800123 already blocked"]
 
 
 def test_panel_led_follows_state():
@@ -613,3 +632,67 @@ def test_watchdog_feeds_only_while_all_alive():
     assert dog.feed() == []
     clock.advance(2000)
     assert dog.feed() == ["ntp"]
+
+
+# --- the app's panel task ---
+
+
+class HostLed:
+    def __init__(self):
+        self.levels = []
+        self.names = []
+
+    def __call__(self, level):
+        self.levels.append(level)
+
+    def show_pattern(self, name):
+        self.names.append(name)
+
+
+class FakeBoard:
+    button_active_low = True
+
+    def __init__(self):
+        self.led = HostLed()
+        self.button = InPin(1)
+
+
+class FakeClockSource:
+    def utc(self):
+        return 1764072000
+
+
+class FakeApp:
+    def __init__(self):
+        self.board = FakeBoard()
+        self.gate = FakeGate()
+        self.log = FakeLog(unseen=1, last="0612345678")
+        self.clock = FakeClockSource()
+        self.config = defaults()
+        self.config_problems = []
+        self.state_dir = "build"
+        self.applied = []
+
+    def apply(self, new):
+        self.applied.append(new)
+        self.config = new
+
+
+def test_run_for_the_app_shows_state_on_the_board_led():
+    app = FakeApp()
+
+    async def main():
+        task = asyncio.create_task(panel.run(app))
+        await sleep_ms(300)
+        app.config_problems = ["config.json: not JSON, defaults used"]
+        await sleep_ms(700)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+    assert app.board.led.names == ["blocked", "error"]
+    assert app.board.led.levels[0] == 1
+    assert app.board.led.levels[-1] == 0  # turned off when the task ends

@@ -4,6 +4,7 @@
 # with a fake clock on both interpreters.
 import asyncio
 
+from hushgate import config as _config
 from hushgate.compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 SHORT = const(1)
@@ -187,6 +188,7 @@ class Led:
         self._index = 0
         self._step_at = clock()
         self._period = 1000
+        self.on_pattern = None  # called with each pattern started (host board prints it)
 
     @property
     def pattern(self):
@@ -223,6 +225,8 @@ class Led:
             period += ms
         self._period = period
         self._write(pattern[0][0])
+        if self.on_pattern is not None:
+            self.on_pattern(pattern)
 
     def _write(self, level):
         if level != self._level:
@@ -270,26 +274,17 @@ class Led:
         self._write(0)
 
 
-def with_blocked(config, number):
-    """A copy of config with `number` added to its block list; None if already there."""
-    block = config.get("block") or []
-    if number in block:
-        return None
-    new = dict(config)
-    new["block"] = list(block) + [number]
-    return new
-
-
 class Panel:
     """The gestures and the LED's story, wired to the gate and the call log.
 
     gate: set_quiet(mode, utc), quiet_mode, status(utc) -> dict with "quiet" (bool).
-    calllog: unseen (count of blocked calls since acknowledged), acknowledge(),
-    last_caller() -> number or None.
+    calllog: unseen_silenced() (calls kept silent since acknowledged), acknowledge(),
+    last_caller() -> number, "" (anonymous) or None.
     utc(): seconds since 1970 or None while the clock is unknown.
     config(): the current config dict; save(new_config) persists and applies it.
     log(message): optional, one line per gesture.
-    The app sets `online` and `error` (config fell back to defaults / last good).
+    health(): optional, (error, online); else the attributes `error` (the config fell
+    back to defaults or the last good file) and `online`, which the app sets.
     """
 
     refresh_ms = 500
@@ -309,6 +304,7 @@ class Panel:
         self.online = False
         self.error = False
         self._refreshed = None
+        self.health = None
         if button is not None:
             button.on_short = self.short_press
             button.on_long = self.long_press
@@ -320,7 +316,7 @@ class Panel:
 
     def short_press(self):
         """Acknowledge blocked calls if any are unseen, else step the quiet mode."""
-        if self.calllog.unseen:
+        if self.calllog.unseen_silenced():
             self.calllog.acknowledge()
             self.refresh()
             return self._say("button: blocked calls acknowledged")
@@ -336,24 +332,32 @@ class Panel:
     def long_press(self):
         """Block the last caller that rang."""
         number = self.calllog.last_caller()
-        if not number:
+        if number is None:
             return self._say("button: no caller to block")
-        new = with_blocked(self._config(), number)
-        if new is None:
-            return self._say("button: %s already blocked" % number)
+        who = number or "anonymous callers"
+        current = self._config()
+        new = _config.block_number(current, number)
+        if new == current:
+            return self._say("button: %s already blocked" % who)
         try:
             self._save(new)
         except Exception as e:  # a full or failing flash must not kill the panel
-            return self._say("button: blocking %s not saved: %r" % (number, e))
+            return self._say("button: blocking %s not saved: %r" % (who, e))
         if self.led is not None:
             self.led.play_once(CONFIRM)
-        return self._say("button: blocked %s" % number)
+        return self._say("button: blocked %s" % who)
 
     def pattern(self):
         utc = self._utc()
         status = self.gate.status(utc)
+        if self.health is not None:
+            self.error, self.online = self.health()
         return choose_pattern(
-            self.error, self.online, utc is not None, self.calllog.unseen, status.get("quiet")
+            self.error,
+            self.online,
+            utc is not None,
+            self.calllog.unseen_silenced(),
+            status.get("quiet"),
         )
 
     def refresh(self):
@@ -402,6 +406,69 @@ class Panel:
         """The panel's one task: polls the button and plays the LED."""
         while True:
             await sleep(self.tick(self._clock()))
+
+
+_powered_up = False
+
+
+async def run(app):
+    """The panel task for the app: builds button, LED and controller from app.board.
+
+    Uses app.board (led, button, button_active_low, optional online()), app.gate,
+    app.log (the call log), app.clock.utc, app.config, app.apply(new_config),
+    app.config_problems, app.state_dir and app.auth (the web's, when it exists).
+    The power-up gesture is checked once per boot, not again when the task restarts.
+    """
+    global _powered_up
+    import sys
+
+    def log(text):
+        sys.stderr.write(text + "\n")
+
+    board = app.board
+    button = None
+    if getattr(board, "button", None) is not None:
+        button = Button(board.button, getattr(board, "button_active_low", True))
+    led = None
+    if getattr(board, "led", None) is not None:
+        led = Led(board.led)
+        show = getattr(board.led, "show_pattern", None)
+        if show is not None:
+            led.on_pattern = lambda pattern: show(pattern_name(pattern))
+    panel = Panel(
+        app.gate,
+        app.log,
+        app.clock.utc,
+        lambda: app.config,
+        app.apply,
+        button=button,
+        led=led,
+        log=log,
+    )
+    board_online = getattr(board, "online", None)
+
+    def health():
+        online = board_online() if board_online else getattr(app, "online", True)
+        return bool(app.config_problems), online
+
+    panel.health = health
+    if not _powered_up:
+        _powered_up = True
+        await panel.power_up(lambda: _reset_password(app))
+    try:
+        await panel.run()
+    finally:
+        if led is not None:
+            led.deinit()
+
+
+def _reset_password(app):
+    web_auth = getattr(app, "auth", None)
+    if web_auth is None:
+        from hushgate import auth
+
+        web_auth = auth.Auth(app.state_dir, lambda: 0)
+    web_auth.clear()
 
 
 class Watchdog:

@@ -331,3 +331,119 @@ def watchdog(timeout_ms):
     import machine
 
     return machine.WDT(timeout=timeout_ms)
+
+
+# --- a real board, for boards/<name>/board.py ---
+
+
+class Board:
+    """What app.run needs from a board, built from pin numbers and a NIC factory.
+
+    Nothing touches hardware until the app asks: pins are made on first use. A
+    boards/<name>/board.py makes one of these and exports its members (see
+    docs/boards.md for the contract).
+    """
+
+    sip_port = 5060
+    web_port = 80
+    link_check_s = 10
+
+    def __init__(
+        self,
+        name,
+        nic_factory,
+        led_pin,
+        button_pin,
+        button_active_low=True,
+        button_pull_up=True,
+        led_active_low=False,
+        state_dir="/state",
+    ):
+        self.name = name
+        self._nic_factory = nic_factory
+        self._nic = None
+        self._led_pin = led_pin
+        self._button_pin = button_pin
+        self.button_active_low = button_active_low
+        self._button_pull_up = button_pull_up
+        self._led_active_low = led_active_low
+        self._led = None
+        self._button = None
+        self.state_dir = state_dir
+        self._config = {}
+        self._opts = None
+        self.ip = None
+        self.clock = Clock(self._settime)
+
+    # -- pins --
+
+    def led(self, level):
+        if self._led is None:
+            import machine
+
+            self._led = machine.Pin(self._led_pin, machine.Pin.OUT)
+        self._led.value((not level) if self._led_active_low else level)
+
+    def button(self):
+        if self._button is None:
+            import machine
+
+            pull = machine.Pin.PULL_UP if self._button_pull_up else None
+            self._button = machine.Pin(self._button_pin, machine.Pin.IN, pull)
+        return self._button.value()
+
+    # -- what the app calls --
+
+    def options(self):
+        if self._opts is None:
+            try:
+                os.mkdir(self.state_dir)
+            except OSError:
+                pass  # already there
+            # The address becomes the interface's once it is up (network_up).
+            self._opts = {
+                "listen": ("0.0.0.0", self.sip_port),
+                "ata": None,
+                "provider": None,
+                "web": ("0.0.0.0", self.web_port),
+                "state": self.state_dir,
+                "clock": True,
+            }
+        return self._opts
+
+    async def network_up(self, config, log=None):
+        self._config = config
+        if self._nic is None:
+            try:
+                self._nic = self._nic_factory()
+            except (OSError, ValueError) as e:  # a wrong PHY or pin: say so, keep running
+                if log:
+                    log("net: cannot start the interface: %r" % e)
+                return None
+        ip = await bring_up(
+            self._nic, config, log=log, hostname=config.get("hostname") or "hushgate"
+        )
+        if ip is not None:
+            self.ip = ip
+            opts = self.options()
+            opts["listen"] = (ip, self.sip_port)
+        return ip
+
+    def online(self):
+        return self._nic is not None and address_of(self._nic) is not None
+
+    def watchdog(self, timeout_ms):
+        return watchdog(timeout_ms)
+
+    def _settime(self):
+        ntp_settime(self._config.get("ntp_server") or "pool.ntp.org")()
+
+    async def keep_link(self):
+        """Brings the interface back when it drops (Wi-Fi roams, a cable is pulled)."""
+        while True:
+            await sleep_ms(self.link_check_s * 1000)
+            if not self.online():
+                await self.network_up(self._config)
+
+    def tasks(self):
+        return [("ntp", self.clock.run), ("link", self.keep_link)]

@@ -1,0 +1,27 @@
+# Espressif ESP32-Ethernet-Kit (board A): ESP32-WROVER with an IP101 PHY at
+# address 1, powered through GPIO5; the PHY's 50 MHz clock comes in on GPIO0.
+# LED and button are wired to the header (GPIO4, GPIO32 to GND). From Espressif's
+# documentation, not yet tried on hardware (docs/boards.md).
+from hushgate import net
+
+NAME = "esp32_ethernet_kit"
+
+
+def _nic():
+    return net.lan(
+        mdc=23, mdio=18, phy_type="IP101", phy_addr=1, power=5, ref_clk=0, ref_clk_mode="in"
+    )
+
+
+_board = net.Board(NAME, _nic, led_pin=4, button_pin=32, button_active_low=True)
+
+button_active_low = _board.button_active_low
+state_dir = _board.state_dir
+clock = _board.clock
+led = _board.led
+button = _board.button
+options = _board.options
+network_up = _board.network_up
+online = _board.online
+watchdog = _board.watchdog
+tasks = _board.tasks

@@ -1,0 +1,46 @@
+# Raspberry Pi Pico W (and Pico 2 W): Wi-Fi in station mode, SSID and password
+# from config.json (wifi_ssid, wifi_password, optional wifi_country). The on-board
+# LED ("LED", behind the Wi-Fi chip) and a button from GP15 to GND.
+# From the board's documentation, not yet tried on hardware (docs/boards.md).
+from hushgate import net
+
+NAME = "pico_w"
+
+
+def _nic():
+    import network
+
+    nic = net.wlan()
+    nic.active(True)
+    # Wi-Fi power saving delays inbound datagrams by up to a beacon interval.
+    pm_none = getattr(network.WLAN, "PM_NONE", None)
+    if pm_none is not None:
+        nic.config(pm=pm_none)
+    return nic
+
+
+class _PicoBoard(net.Board):
+    async def network_up(self, config, log=None):
+        country = config.get("wifi_country")
+        if country:
+            try:
+                import network
+
+                network.country(country)
+            except (AttributeError, ValueError, OSError):
+                pass
+        return await net.Board.network_up(self, config, log)
+
+
+_board = _PicoBoard(NAME, _nic, led_pin="LED", button_pin=15, button_active_low=True)
+
+button_active_low = _board.button_active_low
+state_dir = _board.state_dir
+clock = _board.clock
+led = _board.led
+button = _board.button
+options = _board.options
+network_up = _board.network_up
+online = _board.online
+watchdog = _board.watchdog
+tasks = _board.tasks

@@ -1,0 +1,27 @@
+# WT32-ETH01 (Wireless-Tag): ESP32 with a LAN8720 PHY. Pins from the board's
+# documentation (not yet tried on hardware, see docs/boards.md).
+# The PHY's 50 MHz oscillator feeds GPIO0 and is switched on by GPIO16; the board
+# has no user LED or button, so both are wired to the header (docs/boards.md).
+from hushgate import net
+
+NAME = "wt32_eth01"
+
+
+def _nic():
+    return net.lan(
+        mdc=23, mdio=18, phy_type="LAN8720", phy_addr=1, power=16, ref_clk=0, ref_clk_mode="in"
+    )
+
+
+_board = net.Board(NAME, _nic, led_pin=4, button_pin=32, button_active_low=True)
+
+button_active_low = _board.button_active_low
+state_dir = _board.state_dir
+clock = _board.clock
+led = _board.led
+button = _board.button
+options = _board.options
+network_up = _board.network_up
+online = _board.online
+watchdog = _board.watchdog
+tasks = _board.tasks

@@ -6,7 +6,7 @@ import os
 
 from microdot.test_client import TestClient
 
-from hushgate import auth, calllog, config, web
+from hushgate import auth, calllog, config, pages, web
 from hushgate.tz import TZ
 
 auth.Auth.rounds = 50  # the hash's cost is auth's business; keep these tests quick
@@ -106,15 +106,15 @@ def record(ctx, number, name, kind="rang", action=0, code=0, reason="allowed"):
 
 def new_app():
     ctx = Ctx()
-    app = web.make_app(ctx)
-    return ctx, app, TestClient(app)
+    server = web.make_app(ctx)
+    return ctx, server, TestClient(server.app())
 
 
 def form(**fields):
     parts = []
     for key, value in fields.items():
         for v in value if isinstance(value, list) else [value]:
-            parts.append("%s=%s" % (key, web._quote(str(v))))
+            parts.append("%s=%s" % (key, pages._quote(str(v))))
     return "&".join(parts)
 
 
@@ -202,7 +202,7 @@ class Writer:
 
 def raw(app, data, peer=("192.168.1.20", 5000), stall=False):
     writer = Writer(peer)
-    run(app.handle_request(Reader(data, stall), writer))
+    run(app.serve(Reader(data, stall), writer))
     assert writer.closed
     head = writer.out.split(b"\r\n", 1)[0].decode()
     return int(head.split()[1]), writer.out
@@ -242,14 +242,14 @@ def test_set_password_only_from_the_lan():
 
 
 def test_peer_ip_and_is_lan():
-    assert web.peer_ip(("10.0.0.1", 80)) == "10.0.0.1"
-    assert web.peer_ip(bytes([2, 0, 0, 80, 127, 0, 0, 3]) + bytes(8)) == "127.0.0.3"
+    assert pages.peer_ip(("10.0.0.1", 80)) == "10.0.0.1"
+    assert pages.peer_ip(bytes([2, 0, 0, 80, 127, 0, 0, 3]) + bytes(8)) == "127.0.0.3"
     v6 = bytes([10, 0, 0, 80, 0, 0, 0, 0]) + bytes(15) + b"\x01" + bytes(4)
-    assert web.peer_ip(v6) == "0:0:0:0:0:0:0:1"
-    assert web.peer_ip(b"") == "" and web.peer_ip(None) == ""
+    assert pages.peer_ip(v6) == "0:0:0:0:0:0:0:1"
+    assert pages.peer_ip(b"") == "" and pages.peer_ip(None) == ""
     for ip in ("127.0.0.1", "10.9.8.7", "192.168.0.1", "172.16.0.1", "172.31.255.1",
                "169.254.1.1", "::1", "fe80::1", "fd00::1", "::ffff:192.168.1.5"):  # fmt: skip
-        assert web.is_lan(ip), ip
+        assert pages.is_lan(ip), ip
     for ip in (
         "8.8.8.8",
         "172.32.0.1",
@@ -259,7 +259,7 @@ def test_peer_ip_and_is_lan():
         "",
         "11.0.0.1",
     ):
-        assert not web.is_lan(ip), ip
+        assert not pages.is_lan(ip), ip
 
 
 def test_set_password_refuses_mistakes_and_keeps_nothing():
@@ -288,7 +288,7 @@ def test_set_password_logs_in_with_a_strict_httponly_cookie():
         assert PASSWORD not in f.read()
     assert get(client, "/").status_code == 200
     # once set, the set-password form is gone
-    other = TestClient(app)
+    other = TestClient(app.app())
     assert get(other, "/setup").headers["Location"] == "/login"
     assert get(other, "/").headers["Location"] == "/login"
 
@@ -798,18 +798,16 @@ def test_multipart_parser():
         b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
         b'--b\r\nContent-Disposition: form-data; name="f"; filename="x"\r\n\r\n{\r\n}\r\n--b--\r\n'
     )
-    assert web.multipart(body, "multipart/form-data; boundary=b") == {"a": b"1", "f": b"{\r\n}"}
-    assert web.multipart(b"junk", "multipart/form-data; boundary=b") == {}
+    assert pages.multipart(body, "multipart/form-data; boundary=b") == {"a": b"1", "f": b"{\r\n}"}
+    assert pages.multipart(b"junk", "multipart/form-data; boundary=b") == {}
     try:
-        web.multipart(body, "multipart/form-data")
+        pages.multipart(body, "multipart/form-data")
         raise AssertionError("no boundary accepted")
     except ValueError:
         pass
 
 
 def test_day_pickers_round_trip():
-    from hushgate import pages
-
     for text, days in (
         ("Mon-Fri", {0, 1, 2, 3, 4}),
         ("Sat,Sun", {5, 6}),

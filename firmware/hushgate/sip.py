@@ -708,6 +708,16 @@ class Message:
             ve -= 1
         return ve
 
+    # Offsets for proxy.py (const names do not exist at run time on MicroPython).
+    def _uri_s(self):
+        return self._h[_URI_S]
+
+    def _uri_e(self):
+        return self._h[_URI_E]
+
+    def _body_e(self):
+        return self._h[_BODY_E]
+
     def _line(self, i):
         # (line start, index after its CRLF) of header i, folded lines included.
         k = _BASE + 4 * i

@@ -241,7 +241,7 @@ def settings_fields(config):
             kind = "lines"
         else:
             kind = "json"
-        rows.append((key, key.replace("_", " ").capitalize(), kind, ""))
+        rows.append((key, key.replace("_", " "), kind, ""))
     return rows
 
 
@@ -393,7 +393,7 @@ def build(web):
     @app.after_request
     async def headers(req, res):
         res.headers.update(_SECURITY)
-        if "Cache-Control" not in res.headers:
+        if res.headers.get("Cache-Control") is None:
             res.headers["Cache-Control"] = "no-store"
         return res
 
@@ -896,6 +896,11 @@ FIELDS = (
     ("international_prefix", "International dialling prefix", "text", "00, 011, 0011"),
     ("trusted", "Other trusted sources", "lines", "Addresses or networks, one per line."),
     ("scanner_user_agents", "Scanner User-Agents", "lines", "Dropped silently."),
+    ("rate_burst", "Datagrams a source may send in a burst", "int", ""),
+    ("rate_per_second", "Then per second", "int", ""),
+    ("ban_minutes", "Ban a source that floods for (minutes)", "int", ""),
+    ("sources_tracked", "Sources tracked by the rate limit", "int", ""),
+    ("call_log_size", "Calls kept in the log", "int", ""),
 )
 
 KIND_CLASS = {"rang": "v0", "quiet": "v1"}  # the rest (blocked, scanner) in red
@@ -1134,8 +1139,8 @@ def day_set(days):
             continue
         ends = part.split("-")
         try:
-            first = DAYS.index(ends[0].strip()[:3].title())
-            last = DAYS.index(ends[-1].strip()[:3].title())
+            first = DAYS.index(_day(ends[0]))
+            last = DAYS.index(_day(ends[-1]))
         except ValueError:
             continue
         i = first
@@ -1145,6 +1150,11 @@ def day_set(days):
                 break
             i = (i + 1) % 7
     return chosen
+
+
+def _day(word):
+    word = word.strip()
+    return word[:1].upper() + word[1:3].lower()
 
 
 def day_text(indexes):

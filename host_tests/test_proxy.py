@@ -393,3 +393,12 @@ def test_corpus_through_the_proxy_never_crashes():
         zeromf = f.read()
     for data_out, dest in proxy.handle(zeromf, ATA, NOW):
         assert dest == ATA and parse(data_out).status == 483
+
+
+def test_address_set_after_start():
+    proxy = make_proxy()
+    proxy.me = ("192.168.1.51", 5070)
+    data, _ = only(proxy.handle(ata_request(b"OPTIONS"), ATA, NOW))
+    assert parse(data).vias()[0].startswith(b"SIP/2.0/UDP 192.168.1.51:5070;branch=z9hG4bKhg")
+    back, dest = only(proxy.handle(answer(data, 200, b"OK"), PROVIDER, NOW))
+    assert dest == ATA

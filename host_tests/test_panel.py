@@ -80,7 +80,12 @@ class FakeGate:
         self.quiet_mode = mode
 
     def status(self, utc):
-        return {"quiet": self.schedule_quiet or self.quiet_mode != QUIET_OFF}
+        # The shape of gate.Gate.status(): "mode" is "ringing" unless quiet.
+        if self.quiet_mode == QUIET_ON:
+            return {"mode": "quiet-button"}
+        if self.quiet_mode == QUIET_UNTIL_MORNING:
+            return {"mode": "quiet-until-morning"}
+        return {"mode": "quiet-schedule" if self.schedule_quiet else "ringing"}
 
 
 class FakeLog:
@@ -685,7 +690,7 @@ def test_run_for_the_app_shows_state_on_the_board_led():
         task = asyncio.create_task(panel.run(app))
         await sleep_ms(300)
         app.config_problems = ["config.json: not JSON, defaults used"]
-        await sleep_ms(700)
+        await sleep_ms(panel.Panel.refresh_ms + 300)
         task.cancel()
         try:
             await task

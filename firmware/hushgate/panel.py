@@ -4,16 +4,17 @@
 # with a fake clock on both interpreters.
 import asyncio
 
-from hushgate import config as _config
 from hushgate.compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 SHORT = const(1)
 LONG = const(2)
 
-# Button quiet-mode positions, as gate.py numbers them (docs/interfaces.md).
+# The button's quiet positions, numbered as in gate.py (host_tests/test_boards.py checks
+# they agree); not imported, so the panel's tests need not load the whole gate.
 QUIET_OFF = const(0)
 QUIET_ON = const(1)
 QUIET_UNTIL_MORNING = const(2)
+
 _NEXT_QUIET = {QUIET_OFF: QUIET_ON, QUIET_ON: QUIET_UNTIL_MORNING, QUIET_UNTIL_MORNING: QUIET_OFF}
 
 # LED patterns: (level, ms) steps played in a loop. Distinct by eye from across a
@@ -277,7 +278,8 @@ class Led:
 class Panel:
     """The gestures and the LED's story, wired to the gate and the call log.
 
-    gate: set_quiet(mode, utc), quiet_mode, status(utc) -> dict with "quiet" (bool).
+    gate: set_quiet(mode, utc), quiet_mode, status(utc) -> dict whose "mode" is
+    "ringing" unless quiet (by schedule or button).
     calllog: unseen_silenced() (calls kept silent since acknowledged), acknowledge(),
     last_caller() -> number, "" (anonymous) or None.
     utc(): seconds since 1970 or None while the clock is unknown.
@@ -287,7 +289,7 @@ class Panel:
     back to defaults or the last good file) and `online`, which the app sets.
     """
 
-    refresh_ms = 500
+    refresh_ms = 1000  # gate.status() builds a dict: not more often than this
 
     def __init__(
         self, gate, calllog, utc, config, save, button=None, led=None, log=None, clock=ticks_ms
@@ -334,9 +336,11 @@ class Panel:
         number = self.calllog.last_caller()
         if number is None:
             return self._say("button: no caller to block")
+        from hushgate.config import block_number  # already loaded by the app
+
         who = number or "anonymous callers"
         current = self._config()
-        new = _config.block_number(current, number)
+        new = block_number(current, number)
         if new == current:
             return self._say("button: %s already blocked" % who)
         try:
@@ -357,7 +361,7 @@ class Panel:
             self.online,
             utc is not None,
             self.calllog.unseen_silenced(),
-            status.get("quiet"),
+            status.get("mode", "ringing") != "ringing",
         )
 
     def refresh(self):

@@ -20,7 +20,6 @@ from hushgate.panel import (
     Button,
     Led,
     Panel,
-    Watchdog,
     choose_pattern,
 )
 
@@ -596,47 +595,6 @@ def test_power_up_without_gesture_does_nothing():
     assert asyncio.run(p.power_up(lambda: resets.append(1))) is False
     assert resets == []
     assert lines == []
-
-
-# --- Watchdog ---
-
-
-class FakeWdt:
-    def __init__(self, made):
-        self.feeds = 0
-        made.append(self)
-
-    def feed(self):
-        self.feeds += 1
-
-
-def test_watchdog_feeds_only_while_all_alive():
-    clock = Clock()
-    made = []
-    dog = Watchdog(lambda timeout: FakeWdt(made) if timeout == 8000 else None, clock=clock)
-    dog.watch("sip", 5000)
-    dog.watch("ntp", 60000)
-    assert made == []
-    assert dog.feed() == []
-    assert len(made) == 1 and made[0].feeds == 1
-    clock.advance(4000)
-    dog.beat("sip")
-    clock.advance(4000)
-    assert dog.feed() == []
-    assert made[0].feeds == 2
-    clock.advance(2000)
-    assert dog.feed() == ["sip"]
-    assert made[0].feeds == 2
-    dog.beat("sip")
-    assert dog.feed() == []
-    assert made[0].feeds == 3
-    assert len(made) == 1
-    dog.forget("sip")
-    dog.beat("ntp")
-    clock.advance(59000)
-    assert dog.feed() == []
-    clock.advance(2000)
-    assert dog.feed() == ["ntp"]
 
 
 # --- the app's panel task ---

@@ -1,4 +1,4 @@
-# The front panel: one button, one LED, and the watchdog that keeps the box honest.
+# The front panel: one button and one LED.
 # Pins are injected as callables (a machine.Pin is one): the button's returns 0/1,
 # the LED's takes 0/1. Clock and sleep are injected too, so tests drive everything
 # with a fake clock on both interpreters.
@@ -473,52 +473,3 @@ def _reset_password(app):
 
         web_auth = auth.Auth(app.state_dir, lambda: 0)
     web_auth.clear()
-
-
-class Watchdog:
-    """Feeds a hardware watchdog only while every watched task shows signs of life.
-
-    wdt_factory(timeout_ms) makes the hardware watchdog (machine.WDT(timeout=...) on a
-    board); it is made at the first feed, since once started it cannot be stopped.
-    Each task calls beat(name) in its loop; feed() feeds only when every task beat
-    within its own allowance, so a task stuck forever lets the board reset.
-    """
-
-    timeout_ms = 8000
-
-    def __init__(self, wdt_factory, clock=ticks_ms):
-        self._factory = wdt_factory
-        self._clock = clock
-        self._wdt = None
-        self._allow = {}
-        self._last = {}
-
-    def watch(self, name, allowance_ms):
-        self._allow[name] = allowance_ms
-        self._last[name] = self._clock()
-
-    def forget(self, name):
-        self._allow.pop(name, None)
-        self._last.pop(name, None)
-
-    def beat(self, name):
-        self._last[name] = self._clock()
-
-    def stale(self, now=None):
-        """Names of the tasks that have been silent longer than their allowance."""
-        if now is None:
-            now = self._clock()
-        out = []
-        for name, allowance in self._allow.items():
-            if ticks_diff(now, self._last[name]) > allowance:
-                out.append(name)
-        return out
-
-    def feed(self, now=None):
-        """Feed the hardware watchdog if all are alive; returns the stale names."""
-        stale = self.stale(now)
-        if not stale:
-            if self._wdt is None:
-                self._wdt = self._factory(self.timeout_ms)
-            self._wdt.feed()
-        return stale

@@ -171,6 +171,7 @@ class Proxy:
         self._dialogs = {}  # Call-ID -> [expiry ticks, origin]
         self._verdicts = {}  # Call-ID -> [expiry ticks, CSeq, branch hash, action, code, reason]
         self._lanes = array("i", (0, 0))
+        self._hashed = None  # the message whose branch hash _lanes holds
         self._via = array("H", _V_ZEROS)
 
     @property
@@ -427,9 +428,13 @@ class Proxy:
 
     def _branch_hash(self, msg):
         # Hash of what identifies the request's transaction (section 16.11): the
-        # top Via value, Call-ID, CSeq number, Request-URI and From; not the To
-        # (the non-2xx ACK adds a tag) nor the CSeq method (CANCEL and ACK share
-        # their INVITE's branch). Returns an int below 2**24 (a small int).
+        # top Via value, Call-ID and CSeq number, and without an RFC 3261 branch
+        # (magic cookie) also the Request-URI and From. Never the To (the
+        # non-2xx ACK adds a tag) nor the CSeq method (CANCEL and ACK share their
+        # INVITE's branch). Leaves both hash lanes in self._lanes (each < 2**24)
+        # and returns the first; computed once per message.
+        if self._hashed is msg:
+            return self._lanes[0]
         b = msg._b
         lanes = self._lanes
         lanes[0] = 5381
@@ -437,17 +442,21 @@ class Proxy:
         i = msg._index(b"via", 0)
         vs = msg._vs(i)
         _mix(b, vs, _list_item_end(b, vs, msg._ve(i)), lanes)
+        cookie = b.find(_MAGIC, vs, msg._ve(i)) >= 0
         i = msg._index(b"call-id", 0)
         _mix(b, msg._vs(i), msg._ve(i), lanes)
         i = msg._index(b"cseq", 0)
         vs = msg._vs(i)
         _mix(b, vs, _skip(b, vs, msg._ve(i), _DIGIT), lanes)
-        _mix(b, msg._uri_s(), msg._uri_e(), lanes)
-        i = msg._index(b"from", 0)
-        _mix(b, msg._vs(i), msg._ve(i), lanes)
-        return lanes[0] ^ (lanes[1] << 3 & 0xFFFFFF)
+        if not cookie:
+            _mix(b, msg._uri_s(), msg._uri_e(), lanes)
+            i = msg._index(b"from", 0)
+            _mix(b, msg._vs(i), msg._ve(i), lanes)
+        self._hashed = msg
+        return lanes[0]
 
     def _to_tag(self, msg):
+        self._hashed = None
         lanes = self._lanes
         lanes[0] = 5381
         lanes[1] = 11
@@ -483,9 +492,12 @@ class Proxy:
 
     def _forward_request(self, msg, mf, source, from_ata):
         b = msg._b
-        lanes = self._lanes
         branch = self._branch_hash(msg)
-        top = self._via_line + b"%s%06x%06x;rport\r\n" % (self.branch_prefix, branch, lanes[1])
+        top = self._via_line + b"%s%06x%06x;rport\r\n" % (
+            self.branch_prefix,
+            branch,
+            self._lanes[1],
+        )
         start = b.find(b"\r\n") + 2
         edits = []  # (start, end, replacement, rank)
         if mf < 0:

@@ -13,7 +13,8 @@ MAX_SIZE = const(4096)
 _MAX_CSEQ = const(2147483647)
 
 # Slots at the start of a Message's offset array; header entries follow, four
-# slots each: name key, line start, name end, line end (CRLF of the last folded line).
+# slots each: id (known header) or name key, line start, name end, line end (the
+# CRLF of its last folded line).
 _URI_S = const(0)
 _URI_E = const(1)
 _REASON_S = const(2)
@@ -22,7 +23,8 @@ _BODY_S = const(4)
 _BODY_E = const(5)
 _COUNT = const(6)
 _CSEQ_M = const(7)
-_BASE = const(8)
+_FIRST = const(7)  # _FIRST + id: 1 + index of the first header with that id (0: none)
+_BASE = const(18)
 
 _SP = const(32)
 _HT = const(9)
@@ -80,52 +82,67 @@ _KNOWN_METHODS = (
 
 
 def _key(buf, start, end):
-    # Cheap fingerprint of a header name (length, first and last letter, any case):
-    # equal names give equal keys; a key match is confirmed byte by byte.
-    return ((end - start) & 63) << 10 | (buf[start] & 31) << 5 | (buf[end - 1] & 31)
+    # Cheap fingerprint of a header name (length, first and last letter, any case),
+    # always >= 1024 so it never equals a known header's id; equal names give
+    # equal keys, and a key match is confirmed byte by byte.
+    n = end - start
+    return (n if n < 63 else 63) << 10 | (buf[start] & 31) << 5 | (buf[end - 1] & 31)
 
 
-# name (lower case) -> (long name, compact name or None), long and compact alike.
-_NAMES = {}
-_LIST_HEADERS = {}  # long name -> 1 when comma-separated values are separate values
-for _long, _short, _is_list in (
-    (b"via", b"v", 1),
-    (b"from", b"f", 0),
-    (b"to", b"t", 0),
-    (b"call-id", b"i", 0),
-    (b"cseq", None, 0),
-    (b"contact", b"m", 1),
-    (b"content-length", b"l", 0),
-    (b"content-type", b"c", 0),
-    (b"content-encoding", b"e", 1),
-    (b"subject", b"s", 0),
-    (b"supported", b"k", 1),
-    (b"max-forwards", None, 0),
-    (b"route", None, 1),
-    (b"record-route", None, 1),
-    (b"path", None, 1),
-    (b"user-agent", None, 0),
-    (b"server", None, 0),
-    (b"p-asserted-identity", None, 1),
-    (b"privacy", None, 0),
-    (b"date", None, 0),
-    (b"expires", None, 0),
-    (b"allow", None, 1),
-    (b"require", None, 1),
-    (b"proxy-require", None, 1),
-    (b"unsupported", None, 1),
-    (b"accept", None, 1),
-    (b"event", b"o", 0),
-    (b"allow-events", b"u", 1),
-    (b"refer-to", b"r", 0),
-    (b"referred-by", b"b", 0),
-    (b"session-expires", b"x", 0),
-):
-    _NAMES[_long] = (_long, _short)
+# Known headers (name, compact form, comma list?, usual spelling): id = position + 1.
+# The first _TRACKED ones get a slot in each Message holding where they first occur,
+# filled while parsing; those between Via and Contact may occur only once.
+_HEADERS = (
+    (b"via", b"v", 1, b"Via"),
+    (b"from", b"f", 0, b"From"),
+    (b"to", b"t", 0, b"To"),
+    (b"call-id", b"i", 0, b"Call-ID"),
+    (b"cseq", None, 0, b"CSeq"),
+    (b"content-length", b"l", 0, b"Content-Length"),
+    (b"max-forwards", None, 0, b"Max-Forwards"),
+    (b"contact", b"m", 1, b"Contact"),
+    (b"date", None, 0, b"Date"),
+    (b"route", None, 1, b"Route"),
+    (b"content-type", b"c", 0, b"Content-Type"),
+    (b"content-encoding", b"e", 1, b"Content-Encoding"),
+    (b"subject", b"s", 0, b"Subject"),
+    (b"supported", b"k", 1, b"Supported"),
+    (b"record-route", None, 1, b"Record-Route"),
+    (b"path", None, 1, b"Path"),
+    (b"user-agent", None, 0, b"User-Agent"),
+    (b"server", None, 0, b"Server"),
+    (b"p-asserted-identity", None, 1, b"P-Asserted-Identity"),
+    (b"privacy", None, 0, b"Privacy"),
+    (b"expires", None, 0, b"Expires"),
+    (b"allow", None, 1, b"Allow"),
+    (b"require", None, 1, b"Require"),
+    (b"proxy-require", None, 1, b"Proxy-Require"),
+    (b"unsupported", None, 1, b"Unsupported"),
+    (b"accept", None, 1, b"Accept"),
+    (b"event", b"o", 0, b"Event"),
+    (b"allow-events", b"u", 1, b"Allow-Events"),
+    (b"refer-to", b"r", 0, b"Refer-To"),
+    (b"referred-by", b"b", 0, b"Referred-By"),
+    (b"session-expires", b"x", 0, b"Session-Expires"),
+)
+_VIA = const(1)
+_FROM = const(2)
+_TO = const(3)
+_CALL_ID = const(4)
+_CSEQ = const(5)
+_CONTENT_LENGTH = const(6)
+_MAX_FORWARDS = const(7)
+_CONTACT = const(8)
+_DATE = const(9)
+_TRACKED = const(10)
+_NAMES = {}  # lower-case long or compact name -> id
+_BY_KEY = {}  # _key of a known name -> id
+for _id, (_long, _short, _is_list, _usual) in enumerate(_HEADERS, 1):
+    _NAMES[_long] = _id
+    _BY_KEY[_key(_long, 0, len(_long))] = _id
     if _short is not None:
-        _NAMES[_short] = (_long, _short)
-    if _is_list:
-        _LIST_HEADERS[_long] = 1
+        _NAMES[_short] = _id
+        _BY_KEY[_key(_short, 0, 1)] = _id
 
 
 def _same_name(buf, start, end, lower):
@@ -524,10 +541,30 @@ class Message:
                 ne = colon
                 while ne > i and (b[ne - 1] == _SP or b[ne - 1] == _HT):
                     ne -= 1
-                if _skip(b, i, ne, _TOKEN) != ne or ne == i:
+                if ne == i:
                     raise SipError("bad header name")
                 k = _BASE + 4 * count
-                h[k] = _key(b, i, ne)
+                key = _key(b, i, ne)
+                known = _BY_KEY.get(key)
+                if known is not None:
+                    names = _HEADERS[known - 1]
+                    if ne - i == 1:
+                        if (b[i] | 32) != names[1][0]:
+                            known = None
+                    elif not (b.startswith(names[3], i) and ne - i == len(names[3])):
+                        # not spelled the usual way: compare ignoring case
+                        if not _same_name(b, i, ne, names[0]):
+                            known = None
+                if known is not None:
+                    key = known
+                    if known <= _TRACKED:
+                        if h[_FIRST + known] == 0:
+                            h[_FIRST + known] = count + 1
+                        elif _VIA < known < _CONTACT:  # single-valued ones
+                            raise SipError("duplicate header")
+                elif _skip(b, i, ne, _TOKEN) != ne:
+                    raise SipError("bad header name")
+                h[k] = key
                 h[k + 1] = i
                 h[k + 2] = ne
                 h[k + 3] = e
@@ -579,16 +616,10 @@ class Message:
         self.method = _method(b, 0, sp1)
 
     def _check(self, b, h, n, he):
-        for name in (b"from", b"to", b"call-id", b"cseq"):
-            first = self._index(name, 0)
-            if first < 0:
-                raise SipError("missing header")
-            if self._index(name, first + 1) >= 0:
-                raise SipError("duplicate header")
-        for name in (b"content-length", b"max-forwards"):
-            first = self._index(name, 0)
-            if first >= 0 and self._index(name, first + 1) >= 0:
-                raise SipError("duplicate header")
+        if not (h[_FIRST + _FROM] and h[_FIRST + _TO] and h[_FIRST + _CALL_ID]):
+            raise SipError("missing header")
+        if not (h[_FIRST + _CSEQ] and h[_FIRST + _VIA]):
+            raise SipError("missing header")
         # CSeq: number LWS method, the method equal to the request's.
         i = self._index(b"cseq", 0)
         vs = self._vs(i)
@@ -669,26 +700,24 @@ class Message:
     def _index(self, name, start):
         # Index (0-based) of the first header named `name` at or after `start`, or -1.
         # `name`: lower-case long or compact form, or any other header name.
-        names = _NAMES.get(name)
-        if names is None:
-            lower = name.lower()
-            names = _NAMES.get(lower)
-            if names is None:
-                names = (lower, None)
-        long_name, short = names
-        k1 = _key(long_name, 0, len(long_name))
-        k2 = _key(short, 0, 1) if short is not None else -1
         h = self._h
+        known = _NAMES.get(name)
+        if known is None:
+            lower = name.lower()
+            known = _NAMES.get(lower)
+        if known is not None:
+            if start == 0 and known <= _TRACKED:
+                return h[_FIRST + known] - 1
+            for i in range(start, h[_COUNT]):
+                if h[_BASE + 4 * i] == known:
+                    return i
+            return -1
+        key = _key(lower, 0, len(lower))
         b = self._b
         for i in range(start, h[_COUNT]):
             k = _BASE + 4 * i
-            key = h[k]
-            if key == k1:
-                if _same_name(b, h[k + 1], h[k + 2], long_name):
-                    return i
-            elif key == k2:
-                if _same_name(b, h[k + 1], h[k + 2], short):
-                    return i
+            if h[k] == key and _same_name(b, h[k + 1], h[k + 2], lower):
+                return i
         return -1
 
     def _vs(self, i):
@@ -762,8 +791,8 @@ class Message:
 
     def get_all(self, name):
         """Every value of header `name`, in order; list headers split at commas."""
-        names = _NAMES.get(name) or _NAMES.get(name.lower())
-        split = names is not None and names[0] in _LIST_HEADERS
+        known = _NAMES.get(name) or _NAMES.get(name.lower())
+        split = known is not None and _HEADERS[known - 1][2]
         out = []
         b = self._b
         i = self._index(name, 0)

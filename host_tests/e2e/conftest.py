@@ -96,7 +96,7 @@ def scanner(procs, net, folder):
 @pytest.fixture
 def rtp_sink(net):
     """Where the caller's SDP says its audio goes: counts what arrives, from where."""
-    sink = peers.UdpSink(net.caller, net.media_port + 100)
+    sink = peers.UdpSink(net.caller, net.media_port)
     yield sink
     sink.close()
 

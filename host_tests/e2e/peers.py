@@ -48,8 +48,7 @@ class Net:
         self.web_port = int(env.get("HUSHGATE_E2E_WEB_PORT", "8080"))
         # baresip's control socket, on the ATA's (or caller's) own address
         self.ctrl_port = int(env.get("HUSHGATE_E2E_CTRL_PORT", "4444"))
-        # sipp's control socket and media port, on the sipp's own address
-        self.sipp_ctrl_port = int(env.get("HUSHGATE_E2E_SIPP_CTRL_PORT", "8888"))
+        # where the caller's SDP sends the voice (a socket of the test counts it)
         self.media_port = int(env.get("HUSHGATE_E2E_MEDIA_PORT", "6000"))
         self.scanner_port = int(env.get("HUSHGATE_E2E_SCANNER_PORT", "5070"))
         # the account numbers at the provider
@@ -88,9 +87,10 @@ def _hex_addr(ip, port):
     return "%08X:%04X" % (int.from_bytes(packed, "little"), port)
 
 
-def udp_bound(ip, port):
-    """True when some process has a UDP socket bound to ip:port (or 0.0.0.0:port)."""
-    wanted = (_hex_addr(ip, port), _hex_addr("0.0.0.0", port))
+def udp_bound(ip, port, wildcard=True):
+    """True when some process has a UDP socket bound to ip:port (or, with `wildcard`,
+    to 0.0.0.0:port)."""
+    wanted = (_hex_addr(ip, port), _hex_addr("0.0.0.0", port) if wildcard else "-")
     try:
         with open("/proc/net/udp") as f:
             next(f)
@@ -102,10 +102,26 @@ def udp_bound(ip, port):
     return False
 
 
+def free_udp_port(ip):
+    """A UDP port nobody holds on ip (nor on 0.0.0.0), for sipp's control and media
+    sockets: other programs on the machine may hold sipp's defaults."""
+    for _ in range(20):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((ip, 0))
+            port = sock.getsockname()[1]
+        finally:
+            sock.close()
+        if not udp_bound("0.0.0.0", port):
+            return port
+    raise RuntimeError("no free UDP port on " + ip)
+
+
 def require_free(ip, port, who):
     """Fail clearly when a stray process already holds a peer's address: Kamailio and
     baresip bind with SO_REUSEADDR, so a leftover would silently share the traffic."""
-    if udp_bound(ip, port):
+    # a socket on 0.0.0.0 would not get this address's datagrams: only an exact match
+    if udp_bound(ip, port, wildcard=False):
         raise RuntimeError(
             "%s: UDP %s:%d is already bound by another process (a leftover run?); "
             "stop it or set HUSHGATE_E2E_NET to another prefix" % (who, ip, port)
@@ -161,20 +177,27 @@ class Proc:
             except ProcessLookupError:
                 pass
 
-    def stop(self, timeout=5.0):
-        """TERM the process group, KILL it after `timeout`; returns the exit code."""
-        if self.popen.stdin is not None:
-            try:
-                self.popen.stdin.close()
-            except OSError:
-                pass
+    def stop(self, timeout=5.0, leader_only=False):
+        """TERM the process group (or only its leader), KILL the group after `timeout`;
+        returns the exit code."""
         if self.running():
-            self.signal(signal.SIGTERM)
+            if leader_only:
+                try:
+                    os.kill(self.popen.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            else:
+                self.signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.signal(signal.SIGKILL)
                 self.popen.wait(5)
+        if self.popen.stdin is not None:
+            try:
+                self.popen.stdin.close()
+            except OSError:
+                pass
         # children that outlived the leader
         try:
             os.killpg(self.popen.pid, signal.SIGKILL)
@@ -183,6 +206,7 @@ class Proc:
         return self.popen.returncode
 
     def kill(self):
+        """SIGKILL to the whole group: a power cut."""
         self.signal(signal.SIGKILL)
         self.popen.wait(5)
 
@@ -212,7 +236,7 @@ class Procs:
 
     def stop_all(self):
         for proc in reversed(self.started):
-            proc.stop()
+            proc.stop(leader_only=getattr(proc, "clean_stop", False))
 
 
 def wait_registered(provider, ata, timeout=10.0, since_count=0):
@@ -232,7 +256,7 @@ def call_keys(net, sink, number=None, name="Alice Caller"):
     return {
         "from": number or net.caller_user,
         "name": name,
-        "rtp_port": sink.sock.getsockname()[1] if sink else net.media_port + 100,
+        "rtp_port": net.media_port,
     }
 
 
@@ -260,7 +284,7 @@ class Kamailio:
         argv += ["-m", "64", "-M", "8"]
         self.proc = procs.start("kamailio", argv)
         wait_for(
-            lambda: udp_bound(net.provider, net.sip_port) or not self.proc.running(),
+            lambda: udp_bound(net.provider, net.sip_port, False) or not self.proc.running(),
             self.start_timeout,
             what="kamailio to listen",
         )
@@ -601,26 +625,27 @@ class Sipp:
         self.folder = folder
         self.runs = 0
 
-    def _argv(self, scenario_path, remote, calls, keys, extra, run):
+    def _argv(self, scenario_path, remote, calls, keys, extra, run, trace=True):
         base = os.path.join(self.folder, run)
         argv = [which("sipp"), remote, "-sf", scenario_path, "-i", self.ip]
         argv += ["-p", str(self.port), "-m", str(calls), "-nostdin"]
-        argv += ["-ci", self.ip, "-cp", str(self.net.sipp_ctrl_port)]
-        argv += ["-mi", self.ip, "-mp", str(self.net.media_port)]
+        argv += ["-ci", self.ip, "-cp", str(free_udp_port(self.ip))]
+        argv += ["-mi", self.ip, "-mp", str(free_udp_port(self.ip))]
         argv += ["-trace_stat", "-stf", base + ".csv", "-fd", "1"]
-        argv += ["-trace_msg", "-message_file", base + ".msg"]
-        argv += ["-trace_err", "-error_file", base + ".errors"]
+        if trace:  # not for floods: the message log would cost more than the sending
+            argv += ["-trace_msg", "-message_file", base + ".msg"]
+            argv += ["-trace_err", "-error_file", base + ".errors"]
         for key, value in (keys or {}).items():
             argv += ["-key", key, str(value)]
         return argv + list(extra), base
 
-    def start(self, name, remote=None, calls=1, keys=None, extra=(), subst=None):
+    def start(self, name, remote=None, calls=1, keys=None, extra=(), subst=None, trace=True):
         """Start a scenario in the background; finish it with `result(handle, timeout)`."""
         self.runs += 1
         run = "%s-%d-%s" % (self.name, self.runs, name)
         path = scenario(name, self.folder, **(subst or {}))
         remote = remote or "%s:%d" % (self.net.provider, self.net.sip_port)
-        argv, base = self._argv(path, remote, calls, keys, extra, run)
+        argv, base = self._argv(path, remote, calls, keys, extra, run, trace)
         proc = self.procs.start(run, argv)
         return (proc, base, run)
 
@@ -633,12 +658,14 @@ class Sipp:
             rc = None
         return SippResult(rc, read_stat_csv(base + ".csv"), read_message_log(base + ".msg"), run)
 
-    def run(self, name, remote=None, calls=1, keys=None, extra=(), subst=None, timeout=30.0):
+    def run(
+        self, name, remote=None, calls=1, keys=None, extra=(), subst=None, timeout=30.0, trace=True
+    ):
         """Run a scenario to its end (bounded by `timeout`) and return its SippResult."""
-        return self.result(self.start(name, remote, calls, keys, extra, subst), timeout)
+        return self.result(self.start(name, remote, calls, keys, extra, subst, trace), timeout)
 
     def wait_ready(self, timeout=5.0):
-        wait_for(lambda: udp_bound(self.ip, self.port), timeout, what="sipp to listen")
+        wait_for(lambda: udp_bound(self.ip, self.port, False), timeout, what="sipp to listen")
 
 
 # --- SIPVicious: the scanner ------------------------------------------------------------
@@ -677,7 +704,198 @@ def run_scanner(net, folder, tool, args, timeout=60.0):
         return ScanResult(tool, None, output.decode("utf-8", "replace"))
 
 
+# --- hushgate itself -------------------------------------------------------------------
+
+
+class Hushgate:
+    """hushgate as the README runs it: `tools/run` (MicroPython unix port, 110 KB heap,
+    the host board) at net.hushgate, with its state folder, config.json and a web
+    password written before it starts. Its stderr has one `call: ...` line per call
+    attempt; stdin is the simulated button; /api/* is read with Basic auth."""
+
+    password = "e2e-only-password"
+    start_timeout = 90.0  # tools/run checks the venv and compiles the firmware first
+
+    def __init__(self, procs, net, folder, config=None, state=None, name="hushgate"):
+        self.procs = procs
+        self.net = net
+        self.name = name
+        self.state = state or os.path.join(folder, "state")
+        os.makedirs(self.state, exist_ok=True)
+        if config is not None:
+            self.write_config(config)
+        self._set_password()
+        self.runs = 0
+        self.proc = None
+        self.start()
+
+    def base_config(self):
+        net = self.net
+        return {
+            "ata": "%s:%d" % (net.ata, net.sip_port),
+            "provider": "%s:%d" % (net.provider, net.sip_port),
+            "timezone": "UTC0",
+        }
+
+    def write_config(self, overrides):
+        config = self.base_config()
+        config.update(overrides)
+        path = os.path.join(self.state, "config.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(config, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+    def read_config(self):
+        with open(os.path.join(self.state, "config.json")) as f:
+            return json.load(f)
+
+    def _set_password(self):
+        from hushgate import auth
+
+        keeper = auth.Auth(self.state, lambda: 0)
+        if not keeper.has_password():
+            keeper.set_password(self.password)
+
+    def start(self):
+        require_free(self.net.hushgate, self.net.sip_port, self.name)
+        net = self.net
+        self.runs += 1
+        argv = [os.path.join(ROOT, "tools", "run")]
+        argv += ["--listen", "%s:%d" % (net.hushgate, net.sip_port)]
+        argv += ["--ata", "%s:%d" % (net.ata, net.sip_port)]
+        argv += ["--provider", "%s:%d" % (net.provider, net.sip_port)]
+        argv += ["--web", "%s:%d" % (net.hushgate, net.web_port)]
+        argv += ["--state", self.state]
+        name = self.name if self.runs == 1 else "%s-%d" % (self.name, self.runs)
+        self.proc = self.procs.start(name, argv, cwd=ROOT, stdin=subprocess.PIPE)
+        self.proc.clean_stop = True
+        wait_for(
+            lambda: (
+                (udp_bound(net.hushgate, net.sip_port, False) and "hushgate on" in self.log())
+                or not self.proc.running()
+            ),
+            self.start_timeout,
+            what="hushgate to listen",
+        )
+        if not self.proc.running():
+            raise RuntimeError("hushgate did not start:\n" + self.log()[-3000:])
+
+    def stop(self, timeout=10.0):
+        """SIGTERM as a person would (Ctrl-C): the firmware saves its counters."""
+        return self.proc.stop(timeout, leader_only=True)
+
+    def kill(self):
+        """A power cut: SIGKILL to the launcher and the firmware."""
+        self.proc.kill()
+
+    def running(self):
+        return self.proc.running()
+
+    def press(self, key="b"):
+        """The simulated button: "b" short press, "l" long press."""
+        self.proc.popen.stdin.write(key.encode() + b"\n")
+        self.proc.popen.stdin.flush()
+
+    def log(self):
+        return self.proc.err()
+
+    def call_lines(self, *words):
+        """The `call: ...` log lines (one per call attempt) containing every word."""
+        found = []
+        for line in self.log().splitlines():
+            if line.startswith("call: ") and all(w.lower() in line.lower() for w in words):
+                found.append(line)
+        return found
+
+    def api(self, path, body=None, timeout=5.0):
+        import base64
+        import urllib.request
+
+        url = "http://%s:%d%s" % (self.net.hushgate, self.net.web_port, path)
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data)
+        token = base64.b64encode(b"e2e:" + self.password.encode()).decode()
+        request.add_header("Authorization", "Basic " + token)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.loads(answer.read())
+
+    def status(self):
+        return self.api("/api/status")
+
+    def mem_alloc(self):
+        """gc.mem_alloc() after a collection, as the firmware reports it."""
+        return self.status()["mem"]["alloc"]
+
+
 # --- loopback UDP: a sender for torture and floods, an RTP sink -------------------------
+
+
+class Blaster:
+    """Sends datagrams at a target from one or many loopback source addresses, and
+    keeps whatever comes back (there should be nothing: the internet side gets no
+    answer). `rate` is datagrams per second over all sources (None: as fast as it can).
+    """
+
+    def __init__(self, sources, port=0):
+        self.socks = []
+        for ip in sources:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((ip, port))
+            sock.setblocking(False)
+            self.socks.append(sock)
+        self.sent = 0
+        self.replies = []
+
+    def _collect(self):
+        for sock in self.socks:
+            while True:
+                try:
+                    data, source = sock.recvfrom(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except ConnectionRefusedError:
+                    continue  # ICMP from a closed port: nothing is listening
+                self.replies.append((sock.getsockname(), source, data))
+
+    def send(self, datagrams, target, rate=None, duration=None):
+        """Send every datagram once (cycling through the sources); with `duration`,
+        cycle through them until that many seconds have passed."""
+        started = time.monotonic()
+        i = 0
+        count = len(datagrams)
+        while True:
+            if duration is None and i >= count:
+                break
+            if duration is not None and time.monotonic() - started >= duration:
+                break
+            sock = self.socks[i % len(self.socks)]
+            try:
+                sock.sendto(datagrams[i % count], target)
+                self.sent += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+            i += 1
+            if i % 64 == 0:
+                self._collect()
+            if rate:
+                ahead = i / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        return self.sent
+
+    def listen(self, seconds):
+        """Keep collecting replies for a while after the last datagram."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._collect()
+            time.sleep(0.05)
+        return self.replies
+
+    def close(self):
+        for sock in self.socks:
+            sock.close()
 
 
 class UdpSink:

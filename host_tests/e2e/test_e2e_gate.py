@@ -1,0 +1,413 @@
+"""Hushgate in the middle, with real peers on loopback (issue 8 §2).
+
+    caller (sipp, .6) ── Kamailio, the provider (.2) ── hushgate (.3) ── ATA (baresip, .4)
+                              scanners (.5, .100 up, and svwar's 127.0.0.1) ──┘
+
+The provider reaches the ATA's registration at the address its REGISTER came from,
+hushgate's, as a provider does for a customer behind NAT. Every test reads what arrived
+where from the peers' own records (sipp's statistics and message log, baresip's SIP trace
+and control events, Kamailio's log), and hushgate's verdicts from its call log.
+"""
+
+import threading
+import time
+
+import garbage
+import peers
+import pytest
+from conftest import require_tools
+from peers import call_keys, wait_registered
+
+QUIET_CALLER = "0611000001"
+VIP = "0622000002"
+BLOCKED = "0699111222"
+ANONYMOUS = "anonymous"
+
+
+@pytest.fixture
+def start_hushgate(procs, net, folder):
+    """Start hushgate with config.json overrides: start_hushgate({...}) -> Hushgate."""
+    require_tools("micropython")
+
+    def start(config=None):
+        return peers.Hushgate(procs, net, folder, config or {})
+
+    return start
+
+
+@pytest.fixture
+def line(provider, start_hushgate, start_ata, net):
+    """The household's line: hushgate with a config, the ATA registered through it.
+    line(config=None, answermode="auto", regint=60) -> (hushgate, ata)."""
+
+    def bring_up(config=None, answermode="auto", regint=60):
+        gate = start_hushgate(config)
+        outbound = "%s:%d" % (net.hushgate, net.sip_port)
+        ata = start_ata(outbound=outbound, answermode=answermode, regint=regint)
+        wait_registered(provider, ata)
+        return gate, ata
+
+    return bring_up
+
+
+def invites_at_ata(ata):
+    return [first for _, first in ata.sip_received() if first.startswith("INVITE ")]
+
+
+def wanted_call(caller, net, sink=None, number=None, name="Alice Caller", talk_ms=1000):
+    """One call from the provider side to the ATA's account, hung up by the caller."""
+    keys = call_keys(net, sink, number, name)
+    extra = ["-s", net.ata_user, "-d", str(talk_ms)]
+    return caller.run("uac", keys=keys, extra=extra, timeout=30)
+
+
+def rejected_call(caller, net, code, number, name="Night Caller"):
+    """A call from the provider side that must be turned away with `code`."""
+    keys = call_keys(net, None, number, name)
+    return caller.run(
+        "uac_reject", keys=keys, extra=["-s", net.ata_user], subst={"code": code}, timeout=30
+    )
+
+
+def calls_of(gate, number):
+    """Hushgate's call log entries (newest first) for one caller number."""
+    return [c for c in gate.api("/api/calls")["calls"] if c.get("number") == number]
+
+
+def quiet_now():
+    """A daily quiet window from an hour ago to an hour from now (UTC0 in the config);
+    around midnight it crosses it, which the schedule must handle."""
+    now = time.gmtime()
+    minutes = now.tm_hour * 60 + now.tm_min
+    start = (minutes - 60) % 1440
+    end = (minutes + 60) % 1440
+    return [
+        {
+            "days": "daily",
+            "start": "%02d:%02d" % divmod(start, 60),
+            "end": "%02d:%02d" % divmod(end, 60),
+        }
+    ]
+
+
+# 1 ---------------------------------------------------------------------------------------
+
+
+def test_registration_goes_through_the_gate_and_refreshes(line, provider, net):
+    gate, ata = line(regint=6)
+    saved = provider.lines("SAVED sip:%s@" % net.ata_user)
+    # the provider saw the REGISTER come from hushgate, and will send calls there
+    assert peers.field(saved[0], "src") == "%s:%d" % (net.hushgate, net.sip_port)
+    answers = [src for src, first in ata.sip_received() if first.startswith("SIP/2.0 200")]
+    assert answers and set(answers) == {"%s:%d" % (net.hushgate, net.sip_port)}
+    wait_registered(provider, ata, timeout=12, since_count=1)
+    assert len(provider.lines("SAVED sip:%s@" % net.ata_user)) >= 2
+    assert not provider.requests("REGISTER", src=net.ata)  # never around the gate
+
+
+# 2 ---------------------------------------------------------------------------------------
+
+
+def test_wanted_call_rings_is_answered_and_media_bypasses_hushgate(
+    line, provider, caller, rtp_sink, net
+):
+    gate, ata = line()
+    since = time.monotonic()
+    result = wanted_call(caller, net, rtp_sink, talk_ms=2000)
+    assert (result.successful, result.failed) == (1, 0), result
+    assert ata.wait_event("CALL_ESTABLISHED", 5, since)["peerdisplayname"] == "Alice Caller"
+    assert ata.wait_event("CALL_CLOSED", 5, since)
+    from_gate = "%s:%d" % (net.hushgate, net.sip_port)
+    methods = [first.split()[0] for src, first in ata.sip_received() if src == from_gate]
+    assert "INVITE" in methods and "ACK" in methods and "BYE" in methods
+    assert provider.lines("ROUTE INVITE %s" % net.ata_user)
+    assert provider.lines("REPLY 180 INVITE src=%s:" % net.hushgate)  # it rang
+    # voice went from the ATA's RTP socket straight to the caller: 2 s at 50 packets/s
+    assert sum(rtp_sink.sources.values()) >= 50, rtp_sink.sources
+    assert net.hushgate not in rtp_sink.sources
+    rang = calls_of(gate, net.caller_user)
+    assert rang and rang[0]["kind"] == "rang", rang
+    assert gate.call_lines(net.caller_user)
+
+
+def test_wanted_call_hung_up_by_the_ata(line, caller, rtp_sink, net):
+    gate, ata = line()
+    since = time.monotonic()
+    keys = call_keys(net, rtp_sink)
+    handle = caller.start("uac_wait_bye", keys=keys, extra=["-s", net.ata_user])
+    ata.wait_event("CALL_ESTABLISHED", 10, since)
+    ata.hangup()
+    result = caller.result(handle, 15)
+    assert (result.successful, result.failed) == (1, 0), result
+    assert any(first.startswith("BYE ") for first in result.received()), result
+
+
+def test_unanswered_call_is_cancelled_through_the_gate(line, caller, net):
+    gate, ata = line(answermode="manual")
+    since = time.monotonic()
+    keys = call_keys(net, None)
+    result = caller.run("uac_cancel", keys=keys, extra=["-s", net.ata_user, "-d", "1500"])
+    assert (result.successful, result.failed) == (1, 0), result
+    assert "SIP/2.0 487 Request Terminated" in result.received()
+    assert ata.wait_event("CALL_INCOMING", 1, since)
+    assert ata.wait_event("CALL_CLOSED", 5, since)
+    assert "CALL_ESTABLISHED" not in ata.event_types(since)
+    assert any(first.startswith("CANCEL ") for _, first in ata.sip_received())
+
+
+# 3 ---------------------------------------------------------------------------------------
+
+
+def test_outgoing_call_from_the_ata_through_hushgate(line, provider, caller, net):
+    gate, ata = line()
+    handle = caller.start("uas", keys=call_keys(net, None), extra=["-s", net.caller_user])
+    caller.wait_ready()
+    since = time.monotonic()
+    ata.dial("sip:%s@%s" % (net.caller_user, net.provider))
+    ata.wait_event("CALL_ESTABLISHED", 10, since)
+    time.sleep(0.5)
+    ata.hangup()
+    result = caller.result(handle, 10)
+    assert (result.successful, result.failed) == (1, 0), result
+    assert [f.split()[0] for f in result.received()] == ["INVITE", "ACK", "BYE"], result
+    assert provider.requests("INVITE", src=net.hushgate)
+    assert provider.requests("BYE", src=net.hushgate)
+    assert not provider.requests("INVITE", src=net.ata)
+
+
+# 4 ---------------------------------------------------------------------------------------
+
+
+def test_scanners_find_nothing_and_the_ata_hears_nothing(line, provider, net, folder):
+    require_tools("sipvicious_svmap", "sipvicious_svwar", "sipvicious_svcrack")
+    gate, ata = line()
+    before = len(ata.sip_received())
+    target = [net.hushgate, "-p", str(net.sip_port)]
+    bind = ["-b", net.scanner, "-P", str(net.scanner_port)]
+    port = ["-P", str(net.scanner_port)]
+    runs = [
+        ("svmap", bind + target),
+        ("svmap", ["-c"] + bind + target),
+        ("svwar", port + ["-e", "100-120", "-m", "REGISTER"] + target),
+        ("svwar", port + ["--force", "-e", "100-120", "-m", "INVITE"] + target),
+        ("svwar", ["-c"] + port + ["--force", "-e", "100-120", "-m", "INVITE"] + target),
+        ("svcrack", port + ["-u", net.ata_user, "-r", "1000-1020"] + target),
+        ("svcrack", ["-c"] + port + ["-u", net.ata_user, "-r", "1000-1020"] + target),
+    ]
+    for tool, args in runs:
+        result = peers.run_scanner(net, folder, tool, args)
+        assert result.returncode == 30 and "found nothing" in result.output, (args, result)
+    assert ata.sip_received()[before:] == []
+    assert not [x for x in provider.lines("REQ") if "friendly-scanner" in x]
+    status = gate.status()
+    assert status["counters"]["scanner"] >= 2, status["counters"]  # svwar's INVITEs
+    assert status["proxy"], status
+
+
+# 5 ---------------------------------------------------------------------------------------
+
+
+def test_john_doe_invite_is_not_answered_and_never_reaches_the_ata(line, scanner, provider, net):
+    gate, ata = line()
+    before = len(ata.sip_received())
+    keys = dict(call_keys(net, None, "4000", "John Doe"), ua="Asterisk PBX")
+    result = scanner.run(
+        "uac_silent",
+        "%s:%d" % (net.hushgate, net.sip_port),
+        keys=keys,
+        extra=["-s", "0033147310370"],
+        subst={"silence_ms": 4000},
+    )
+    assert (result.successful, result.failed) == (1, 0), result
+    assert result.received() == []
+    assert ata.sip_received()[before:] == []
+    assert not provider.requests("INVITE", src=net.hushgate)
+
+
+# 6 ---------------------------------------------------------------------------------------
+
+
+def test_quiet_hours_answer_480_let_vip_and_repeat_callers_ring(line, caller, net):
+    gate, ata = line({"quiet_hours": quiet_now(), "vip": [VIP], "repeat_call_minutes": 3})
+    first = rejected_call(caller, net, 480, QUIET_CALLER)
+    assert (first.successful, first.failed) == (1, 0), first
+    assert invites_at_ata(ata) == []
+    assert calls_of(gate, QUIET_CALLER)[0]["kind"] == "quiet"
+
+    vip = wanted_call(caller, net, number=VIP, name="Grandma")
+    assert (vip.successful, vip.failed) == (1, 0), vip
+    assert len(invites_at_ata(ata)) == 1
+
+    again = wanted_call(caller, net, number=QUIET_CALLER, name="Night Caller")
+    assert (again.successful, again.failed) == (1, 0), again
+    assert len(invites_at_ata(ata)) == 2
+    assert calls_of(gate, QUIET_CALLER)[0]["kind"] == "rang"
+
+
+def test_button_quiet_mode_holds_calls_until_pressed_again(line, caller, net):
+    gate, ata = line({"repeat_call_minutes": 0})
+    gate.press("b")
+    peers.wait_for(lambda: gate.status()["quiet"], 5, what="quiet mode after a press")
+    held = rejected_call(caller, net, 480, QUIET_CALLER)
+    assert (held.successful, held.failed) == (1, 0), held
+    assert invites_at_ata(ata) == []
+    gate.press("b")
+    peers.wait_for(lambda: not gate.status()["quiet"], 5, what="quiet off after a press")
+    rings = wanted_call(caller, net, number=QUIET_CALLER)
+    assert (rings.successful, rings.failed) == (1, 0), rings
+    assert len(invites_at_ata(ata)) == 1
+
+
+# 7 ---------------------------------------------------------------------------------------
+
+
+def test_blocked_number_and_blocked_anonymous_get_603(line, caller, net):
+    gate, ata = line({"block": [BLOCKED], "block_anonymous": True})
+    blocked = rejected_call(caller, net, 603, BLOCKED)
+    assert (blocked.successful, blocked.failed) == (1, 0), blocked
+    anonymous = rejected_call(caller, net, 603, ANONYMOUS, name="Anonymous")
+    assert (anonymous.successful, anonymous.failed) == (1, 0), anonymous
+    assert invites_at_ata(ata) == []
+    assert calls_of(gate, BLOCKED)[0]["kind"] == "blocked"
+    allowed = wanted_call(caller, net)
+    assert (allowed.successful, allowed.failed) == (1, 0), allowed
+
+
+# 8 ---------------------------------------------------------------------------------------
+
+
+def test_torture_and_garbage_get_no_answer_and_calls_still_work(line, caller, provider, net):
+    gate, ata = line()
+    before = len(ata.sip_received())
+    target = (net.hushgate, net.sip_port)
+    sources = net.flood_sources(100)
+    blaster = peers.Blaster([net.scanner] + sources)
+    try:
+        corpus = [data for _, data in garbage.rfc4475(net.scanner)]
+        blaster.send(corpus, target)
+        # 100 sources at ~1,000 datagrams/s: below the per-source rate limit, so the
+        # parser and the gate see them all instead of the ban list
+        blaster.send(garbage.mutated(10000, net.scanner), target, rate=1000)
+        replies = blaster.listen(2.0)
+    finally:
+        blaster.close()
+    assert blaster.sent == len(corpus) + 10000
+    assert replies == [], replies[:3]
+    assert gate.running()
+    assert ata.sip_received()[before:] == []
+    assert not provider.requests("INVITE", src=net.hushgate)
+    after = wanted_call(caller, net)
+    assert (after.successful, after.failed) == (1, 0), after
+    assert gate.status()["uptime_s"] >= 1
+
+
+# 9 ---------------------------------------------------------------------------------------
+
+
+def _calls_during(caller, net, stop, results, every_s=3.0):
+    while not stop.is_set():
+        started = time.monotonic()
+        results.append(wanted_call(caller, net, talk_ms=300))
+        stop.wait(max(0.0, every_s - (time.monotonic() - started)))
+
+
+def _flood_and_call(gate, caller, net, flood):
+    gate.mem_alloc()  # the web page loaded, so both readings include it
+    before = gate.mem_alloc()
+    stop = threading.Event()
+    results = []
+    calls = threading.Thread(target=_calls_during, args=(caller, net, stop, results))
+    calls.start()
+    try:
+        sent = flood()
+    finally:
+        stop.set()
+        calls.join(40)
+    after = gate.mem_alloc()
+    return sent, results, before, after
+
+
+def test_flood_from_one_address_while_wanted_calls_complete(line, caller, scanner, net):
+    gate, ata = line()
+
+    def flood():
+        keys = {"ua": "friendly-scanner"}
+        extra = ["-s", "100", "-r", "20000", "-rp", "1000", "-l", "100000", "-nr"]
+        extra += ["-timeout", "20s"]
+        done = scanner.run(
+            "flood",
+            "%s:%d" % (net.hushgate, net.sip_port),
+            calls=10000000,
+            keys=keys,
+            extra=extra,
+            timeout=40,
+            trace=False,
+        )
+        return done.count("OutgoingCall(C)")
+
+    sent, results, before, after = _flood_and_call(gate, caller, net, flood)
+    print("flood from one address: %d datagrams; heap %d -> %d" % (sent, before, after))
+    assert sent >= 20000, sent
+    assert len(results) >= 4
+    assert all((r.successful, r.failed) == (1, 0) for r in results), results
+    assert after - before < 4096, (before, after)
+    assert gate.running()
+
+
+def test_flood_from_many_addresses_while_wanted_calls_complete(line, caller, net):
+    gate, ata = line()
+    blaster = peers.Blaster(net.flood_sources(150))
+    invite = garbage.PLAIN_INVITE.replace(b"HOST", net.scanner.encode())
+
+    def flood():
+        try:
+            return blaster.send([invite], (net.hushgate, net.sip_port), duration=20)
+        finally:
+            blaster.close()
+
+    sent, results, before, after = _flood_and_call(gate, caller, net, flood)
+    print("flood from 150 addresses: %d datagrams; heap %d -> %d" % (sent, before, after))
+    assert sent >= 20000, sent
+    assert blaster.replies == []
+    assert len(results) >= 4
+    assert all((r.successful, r.failed) == (1, 0) for r in results), results
+    assert after - before < 4096, (before, after)
+
+
+# 10 --------------------------------------------------------------------------------------
+
+
+def test_restart_mid_call_keeps_config_and_counters(line, caller, rtp_sink, net):
+    gate, ata = line({"block": [BLOCKED]})
+    assert rejected_call(caller, net, 603, BLOCKED).successful == 1
+    config_before = gate.read_config()
+    totals_before = gate.status()["totals"]
+
+    # a clean stop (SIGTERM) in the middle of a call
+    since = time.monotonic()
+    handle = caller.start(
+        "uac", keys=call_keys(net, rtp_sink), extra=["-s", net.ata_user, "-d", "6000"]
+    )
+    ata.wait_event("CALL_ESTABLISHED", 10, since)
+    gate.stop()
+    gate.start()
+    caller.result(handle, 30)  # this call's BYE may be lost with the dialog table
+    assert gate.read_config() == config_before
+    totals = gate.status()["totals"]
+    assert totals["blocked"] >= totals_before["blocked"] >= 1, (totals_before, totals)
+    after_stop = wanted_call(caller, net)
+    assert (after_stop.successful, after_stop.failed) == (1, 0), after_stop
+
+    # a power cut (SIGKILL) in the middle of a call
+    since = time.monotonic()
+    handle = caller.start(
+        "uac", keys=call_keys(net, rtp_sink), extra=["-s", net.ata_user, "-d", "6000"]
+    )
+    ata.wait_event("CALL_ESTABLISHED", 10, since)
+    gate.kill()
+    gate.start()
+    caller.result(handle, 30)
+    assert gate.read_config() == config_before
+    assert gate.status()["totals"]["blocked"] >= 1
+    after_cut = wanted_call(caller, net)
+    assert (after_cut.successful, after_cut.failed) == (1, 0), after_cut

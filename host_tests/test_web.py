@@ -538,8 +538,11 @@ def test_settings_form_has_every_config_key():
 
 def test_settings_saved_when_valid():
     ctx, app, client, token = logged_in()
+    ctx.config_problems = ["config.json is not valid JSON"]
+    assert "not valid JSON" in get(client, "/").text
     res = post_form(client, "/settings", settings_form(token, block_anonymous="1"))
     assert res.status_code == 303, res.text
+    assert "not valid JSON" not in get(client, "/").text
     cfg = ctx.config
     assert cfg["ata"] == "192.168.1.60:5060" and cfg["repeat_call_minutes"] == 5
     assert cfg["vip"] == ["0612345678", "+33 6 99 99 99 99"] and cfg["block"] == ["0900*"]

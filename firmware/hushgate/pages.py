@@ -160,7 +160,7 @@ def html(gen, status=200, headers=None):
 
 
 def see_other(location):
-    return Response("", 303, {"Location": location})
+    return Response("", 303, {"Location": location}, "See Other")
 
 
 def cookie(name, value, max_age):
@@ -555,8 +555,10 @@ def build(web):
     def apply(new):
         try:
             ctx.apply(new)
-        except OSError as e:
+        except (OSError, ValueError) as e:
             return "Could not save the settings (%s); nothing was changed." % e
+        if getattr(ctx, "config_problems", None):
+            ctx.config_problems = []  # what went wrong loading is overwritten now
         return None
 
     # -- settings ---------------------------------------------------------------------

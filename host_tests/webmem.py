@@ -1,0 +1,139 @@
+# Heap figures of the web page under MicroPython (a benchmark, not a test): what stays
+# after import, what a request costs at its peak, and that nothing is left after.
+#
+#   python tools/build.py --board host --out build/host
+#   cp host_tests/webmem.py build/host/ && cd build/host && \
+#     MICROPYPATH=.frozen:. ../../.venv/bin/micropython -X heapsize=400k webmem.py
+#
+# (any heap that fits the rest; figures are differences, so the size does not change them)
+import gc
+import os
+
+try:
+    from micropython import mem_info  # noqa: F401
+except ImportError:
+    pass
+
+
+def used():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+class Reader:
+    def __init__(self, data):
+        self.data = data
+
+    async def read(self, n=-1):
+        n = len(self.data) if n < 0 else n
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+
+class Writer:
+    peak = 0
+
+    def __init__(self):
+        self.n = 0
+        self.status = b""
+
+    def get_extra_info(self, name):
+        return ("192.168.1.20", 5000)
+
+    async def awrite(self, data):
+        # the response is being written: what the request holds now is about its most
+        gc.collect()
+        a = gc.mem_alloc()
+        if a > Writer.peak:
+            Writer.peak = a
+        if not self.n:
+            self.status = bytes(data[:12])
+        self.n += len(data)
+
+    async def aclose(self):
+        pass
+
+
+def main():
+    import asyncio
+
+    base = used()
+    from hushgate import calllog, config, gate, tz  # noqa: F401  (the rest of the firmware)
+
+    rest = used()
+    from hushgate import web
+
+    resident_code = used() - rest
+
+    class Clock:
+        def utc(self):
+            return 1764000000
+
+    class Proxy:
+        stats = {"forwarded": 0}
+        last_register = (1764000000, 200)
+
+    class Ctx:
+        pass
+
+    ctx = Ctx()
+    ctx.state_dir = "/tmp/hg-webmem"
+    try:
+        os.mkdir(ctx.state_dir)
+    except OSError:
+        pass
+    ctx.store = config.Store(ctx.state_dir)
+    ctx.config, ctx.config_problems = ctx.store.load()
+    ctx.clock = Clock()
+    ctx.log = calllog.CallLog()
+    ctx.gate = gate.Gate(ctx.config, ctx.log, ctx.clock)
+    ctx.proxy = Proxy()
+    ctx.tz = ctx.gate.tz
+    ctx.uptime_s = lambda: 100
+    ctx.mem = lambda: {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+
+    class V:
+        action, code, reason, kind = 1, 603, "blocked caller 0033147310370", "blocked"
+
+    for i in range(ctx.log.size):
+        ctx.log.record(1764000000 - i * 60, "00331473103%02d" % i, "Caller %d" % i, "1.2.3.4", V())
+    before_app = used()
+    server = web.make_app(ctx)
+    server.keep_loaded_s = 0
+    server.auth.rounds = 200
+    if not server.auth.has_password():
+        server.auth.set_password("a long password")
+    token = server.auth.login()
+    resident = used() - before_app
+
+    def get(path):
+        w = Writer()
+        req = "GET %s HTTP/1.0\r\nCookie: hg=%s\r\n\r\n" % (path, token)
+        asyncio.run(server.serve(Reader(req.encode()), w))
+        return w
+
+    print("web: before hushgate %d B, the rest of the firmware %d B" % (base, rest - base))
+    print(
+        "web: resident code (web + auth) %d B; Web object with ctx %d B"
+        % (resident_code, resident)
+    )
+    first = used()
+    get("/s.css")
+    print(
+        "web: left after the first request (interned names of Microdot and pages) %d B"
+        % (used() - first)
+    )
+    for path in ("/", "/calls", "/settings", "/api/status", "/api/calls", "/s.css"):
+        start = used()
+        Writer.peak = 0
+        w = get(path)
+        for _ in range(9):
+            get(path)
+        after = used()
+        print(
+            "web: %-12s %s %6d B sent, in use while sending +%6d B, after 10 requests %+d B"
+            % (path, w.status.decode(), w.n, Writer.peak - start, after - start)
+        )
+
+
+main()

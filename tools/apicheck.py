@@ -29,6 +29,7 @@ first time (versions pinned in requirements-test.txt) and reused after that.
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import re
@@ -266,9 +267,20 @@ def narrow_builtins(source, vm):
     return ast.unparse(tree)
 
 
-def narrowed_typeshed(stdlib_pkg, vm, out):
-    """A copy of the stdlib stubs (mypy's custom typeshed) narrowed to the VM."""
-    shutil.rmtree(out, ignore_errors=True)
+def narrowed_typeshed(stdlib_pkg, vm, cache):
+    """A copy of the stdlib stubs (mypy's custom typeshed) narrowed to the VM.
+
+    Kept in the cache under a name that changes with the stubs, the VM's answers
+    and this file, so mypy's own cache of it stays valid from run to run.
+    """
+    with open(os.path.abspath(__file__), "rb") as f:
+        key = hashlib.sha256(f.read())
+    key.update(stdlib_pkg.encode())
+    key.update(json.dumps([vm["builtins"], vm["types"]], sort_keys=True).encode())
+    out = os.path.join(cache, "typeshed-" + key.hexdigest()[:16])
+    if os.path.exists(os.path.join(out, ".complete")):
+        return out
+    final, out = out, tempfile.mkdtemp(prefix=".typeshed-", dir=cache)
     shutil.copytree(os.path.join(stdlib_pkg, "stdlib"), os.path.join(out, "stdlib"))
     if os.path.isdir(os.path.join(stdlib_pkg, "stubs")):  # mypy-extensions, which mypy needs
         shutil.copytree(os.path.join(stdlib_pkg, "stubs"), os.path.join(out, "stubs"))
@@ -277,6 +289,14 @@ def narrowed_typeshed(stdlib_pkg, vm, out):
         source = f.read()
     with open(path, "w") as f:
         f.write(narrow_builtins(source, vm))
+    with open(os.path.join(out, ".complete"), "w") as f:
+        f.write(stdlib_pkg + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(out, final)
+    for entry in os.listdir(cache):  # earlier narrowings, no longer asked for
+        if entry.startswith("typeshed-") and os.path.join(cache, entry) != final:
+            shutil.rmtree(os.path.join(cache, entry), ignore_errors=True)
+    return final
 
 
 # ---------------------------------------------------------------- syntax-tree checks
@@ -433,7 +453,9 @@ SUBJECT = re.compile(r'^"(?:type\[)?([A-Za-z_][A-Za-z0-9_]*)\]?" has no attribut
 OVERLOAD = re.compile(r'^No overload variant of "([A-Za-z_0-9]+)" of "([A-Za-z_0-9]+)"')
 
 
-def run_mypy(target, files, shown, typeshed, mypy_path, work, guarded, own_classes, keyword_calls):
+def run_mypy(
+    target, files, shown, typeshed, mypy_path, work, cache, guarded, own_classes, keyword_calls
+):
     """mypy's findings that mean "does not exist": a list of (file, line, message, target)."""
     config = os.path.join(work, "mypy.ini")
     with open(config, "w") as f:
@@ -450,7 +472,7 @@ def run_mypy(target, files, shown, typeshed, mypy_path, work, guarded, own_class
             "show_error_context = False\n"
             "no_error_summary = True\n"
             "[mypy-microdot.*]\nignore_errors = True\n"
-            % (typeshed, os.pathsep.join(mypy_path), os.path.join(work, "cache"))
+            % (typeshed, os.pathsep.join(mypy_path), os.path.join(cache, "mypy-" + target))
         )
     cmd = [sys.executable, "-m", "mypy", "--config-file", config, "--show-error-codes"]
     cmd += ["--no-pretty", "--no-color-output", "--explicit-package-bases"]
@@ -549,7 +571,7 @@ def check(root, verbose=False, stubs_cache=None):
     """
     root = os.path.abspath(root)
     build = os.path.join(root, "build")
-    stubs_cache = stubs_cache or os.path.join(build, "stubs")
+    stubs_cache = os.path.abspath(stubs_cache or os.path.join(build, "stubs"))
     versions = pinned_versions(root)
     firmware = os.path.join(root, "firmware")
     boards_dir = os.path.join(root, "boards")
@@ -615,8 +637,7 @@ def check(root, verbose=False, stubs_cache=None):
 
         work = os.path.join(work_root, target)
         os.makedirs(work, exist_ok=True)
-        typeshed = os.path.join(work, "typeshed")
-        narrowed_typeshed(stdlib_pkg, vm, typeshed)
+        typeshed = narrowed_typeshed(stdlib_pkg, vm, stubs_cache)
         # Every board has a board.py: mypy reads each under its own name, and the
         # first board of the target as the `board` that main.py imports.
         renamed = os.path.join(work, "boards")
@@ -644,7 +665,16 @@ def check(root, verbose=False, stubs_cache=None):
         if lib:
             mypy_path.append(lib)
         problems += run_mypy(
-            target, files, shown, typeshed, mypy_path, work, guarded, own_classes, keyword_calls
+            target,
+            files,
+            shown,
+            typeshed,
+            mypy_path,
+            work,
+            stubs_cache,
+            guarded,
+            own_classes,
+            keyword_calls,
         )
     targets = {}
     for shown_path, line, message, target in problems:
@@ -675,8 +705,9 @@ def main(argv=None):
         print(line)
     if problems:
         print(
-            "apicheck: FAIL, %d uses of APIs the boards do not have (MicroPython is not "
-            "CPython: see docs/apicheck.md)" % len(problems)
+            "apicheck: FAIL, %d %s of APIs the boards do not have (MicroPython is not "
+            "CPython: see docs/apicheck.md)"
+            % (len(problems), "use" if len(problems) == 1 else "uses")
         )
         return 1
     print("apicheck: OK, firmware/ and boards/ use only APIs the boards have (esp32, rp2, unix)")

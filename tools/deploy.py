@@ -352,13 +352,31 @@ def microdot_version():
         return re.search(r"^microdot==([0-9.]+)", f.read(), re.M).group(1)
 
 
+def package_modules():
+    """The firmware package's modules as committed (what `mip install github:...` sees).
+
+    Outside a git checkout, the files in the folder.
+    """
+    package = os.path.join(ROOT, "firmware", "hushgate")
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "firmware/hushgate"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        names = [line.rsplit("/", 1)[1] for line in out.splitlines() if line.count("/") == 2]
+    except (OSError, subprocess.CalledProcessError):
+        names = os.listdir(package)
+    return sorted(n for n in names if n.endswith(".py"))
+
+
 def package_json():
     """The repository's package.json: the firmware as source, Microdot at its pinned tag."""
     urls = [["main.py", "firmware/main.py"]]
-    package = os.path.join(ROOT, "firmware", "hushgate")
-    for name in sorted(os.listdir(package)):
-        if name.endswith(".py"):
-            urls.append(["hushgate/" + name, "firmware/hushgate/" + name])
+    for name in package_modules():
+        urls.append(["hushgate/" + name, "firmware/hushgate/" + name])
     for name in MICRODOT_MODULES:
         urls.append(["microdot/%s.py" % name, MICRODOT_URL % (microdot_version(), name)])
     return _package_text(urls, firmware_version())

@@ -6,6 +6,7 @@
 import os
 import time
 
+from hushgate import config as _config
 from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
 
 _EPOCH_2000 = const(946684800)  # seconds from 1970 to 2000
@@ -57,6 +58,57 @@ def _is_ipv4(text):
         if not part.isdigit() or len(part) > 3 or int(part) > 255:
             return False
     return True
+
+
+def _text_checker(longest, empty_ok=True):
+    def check(key, value, errors):
+        if not isinstance(value, str) or len(value) > longest or (not value and not empty_ok):
+            errors.append(
+                "%s: %s is not a text of up to %d characters" % (key, _show(value), longest)
+            )
+        return value
+
+    return check
+
+
+def _check_net_address(key, value, errors):
+    if value != "dhcp":
+        try:
+            static_address({"net_address": value, "net_gateway": "0.0.0.0"})
+        except (ValueError, TypeError, AttributeError):
+            errors.append(
+                '%s: %s is not "dhcp" or an address like 192.168.1.50/24' % (key, _show(value))
+            )
+    return value
+
+
+def _check_optional_ip(key, value, errors):
+    if value != "" and not (isinstance(value, str) and _is_ipv4(value)):
+        errors.append("%s: %s is not an IPv4 address (or empty)" % (key, _show(value)))
+    return value
+
+
+def _check_country(key, value, errors):
+    if value != "" and not (isinstance(value, str) and len(value) == 2 and value.isalpha()):
+        errors.append("%s: %s is not a two-letter country code (or empty)" % (key, _show(value)))
+    return value
+
+
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# The board's own settings in config.json (docs/boards.md). Registered when a board
+# imports this module, before the app reads the file.
+_config.register("net_address", "dhcp", _check_net_address)
+_config.register("net_gateway", "", _check_optional_ip)
+_config.register("net_dns", "", _check_optional_ip)
+_config.register("hostname", "hushgate", _text_checker(32, empty_ok=False))
+_config.register("ntp_server", "pool.ntp.org", _text_checker(64, empty_ok=False))
+_config.register("wifi_ssid", "", _text_checker(32))
+_config.register("wifi_password", "", _text_checker(64))
+_config.register("wifi_country", "", _check_country)
 
 
 # --- interface bring-up ---

@@ -47,9 +47,9 @@ def first(data):
 def save(path, value):
     try:
         os.stat(path)
-    except OSError:
-        pass
-    return json.dumps(value), time.ticks_ms()
+    except OSError as e:
+        return e.args[0], e.errno
+    return json.dumps(value), time.ticks_ms(), range(3).stop, bytes(memoryview(b"ab")[1:])
 """
 
 

@@ -50,27 +50,28 @@ DEFAULT_VERSIONS = {
 }
 # mypy findings that mean "this does not exist on the target".
 COUNTED_CODES = ("attr-defined", "name-defined", "call-arg", "call-overload")
-# Built-in types whose methods are narrowed to what the VM has.
-NARROWED_TYPES = (
-    "object",
-    "int",
-    "float",
-    "complex",
-    "bool",
-    "str",
-    "bytes",
-    "bytearray",
-    "memoryview",
-    "list",
-    "tuple",
-    "dict",
-    "set",
-    "frozenset",
-    "range",
-    "slice",
-    "type",
-    "BaseException",
-)
+# Built-in types whose methods are narrowed to what the VM has, each with a sample
+# value: an attribute counts when the type or a value of it has it (`e.args`).
+NARROWED_TYPES = {
+    "object": "object()",
+    "int": "1",
+    "float": "1.0",
+    "complex": "1j",
+    "bool": "True",
+    "str": "''",
+    "bytes": "b''",
+    "bytearray": "bytearray()",
+    "memoryview": "memoryview(b'')",
+    "list": "[]",
+    "tuple": "()",
+    "dict": "{}",
+    "set": "set()",
+    "frozenset": "frozenset()",
+    "range": "range(1)",
+    "slice": "slice(1)",
+    "type": "int",
+    "BaseException": "BaseException('x')",
+}
 # MicroPython's built-in methods take positional arguments only, except these.
 POSITIONAL_ONLY_TYPES = ("str", "bytes", "bytearray", "memoryview", "int", "dict", "set")
 KEYWORDS_ALLOWED = {("str", "splitlines"), ("bytes", "splitlines"), ("bytearray", "splitlines")}
@@ -83,10 +84,22 @@ PROBE = """
 import json
 import builtins
 out = {"builtins": dir(builtins), "types": {}, "modules": {}}
-for name in %r:
+for name, (sample, members) in %r.items():
     t = getattr(builtins, name, None)
-    if t is not None:
-        out["types"][name] = dir(t)
+    if t is None:
+        continue
+    try:
+        value = eval(sample)
+    except Exception:
+        value = t
+    have = []
+    for m in members:
+        try:
+            if hasattr(t, m) or hasattr(value, m):
+                have.append(m)
+        except Exception:
+            pass
+    out["types"][name] = have
 for name in %r:
     try:
         m = __import__(name)
@@ -171,10 +184,16 @@ def find_tool(name):
     return exe
 
 
-def probe_vm(modules, root):
-    """What the MicroPython unix port has: builtins, types' and modules' names."""
+def probe_vm(modules, members):
+    """What the MicroPython unix port has.
+
+    modules: names to import; members: {type name: stub member names} to look up.
+    Returns {"builtins": names, "types": {type: members it has}, "modules":
+    {module: names, or None when it does not import}}.
+    """
     micropython = find_tool("micropython")
-    script = PROBE % (NARROWED_TYPES, sorted(modules))
+    asked = {t: (NARROWED_TYPES[t], sorted(members.get(t, ()))) for t in NARROWED_TYPES}
+    script = PROBE % (asked, sorted(modules))
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen"
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,6 +248,26 @@ def _positional_only(func):
     args = func.args
     args.posonlyargs = args.posonlyargs + args.args
     args.args = []
+
+
+def stub_members(source):
+    """{class name: public member names} of the narrowed types in builtins.pyi."""
+    members = {}
+
+    def collect(body, into):
+        for node in body:
+            if isinstance(node, ast.If):
+                collect(node.body, into)
+                collect(node.orelse, into)
+                continue
+            name = _defined_name(node)
+            if name and not name.startswith("_"):
+                into.add(name)
+
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name in NARROWED_TYPES:
+            collect(node.body, members.setdefault(node.name, set()))
+    return members
 
 
 def narrow_builtins(source, vm):
@@ -599,7 +638,9 @@ def check(root, verbose=False, stubs_cache=None):
                 wanted.add(".".join(parts[:i]))
             for name in names or ():
                 wanted.add(module + "." + name)
-    vm = probe_vm(wanted, root)
+    with open(os.path.join(stdlib_pkg, "stdlib", "builtins.pyi")) as f:
+        members = stub_members(f.read())
+    vm = probe_vm(wanted, members)
     say(
         verbose,
         "VM has %d of %d modules asked"

@@ -22,6 +22,17 @@ PRE_COOKIE = "hgp"  # double-submit token for the forms shown before a session
 QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 
 _HTML = "text/html; charset=UTF-8"
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 _SECURITY = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self';"
     " img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -132,7 +143,7 @@ class App(Microdot):
                 )
             except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
                 req = None
-                res = Response("Request timeout", 408)
+                res = Response("Request timeout", 408, None, "Request Timeout")
             except Exception:  # anything unparseable: Microdot answers 400
                 req = None
             if res is None:
@@ -395,11 +406,15 @@ def build(web):
         res.headers.update(_SECURITY)
         if res.headers.get("Cache-Control") is None:
             res.headers["Cache-Control"] = "no-store"
+        if res.reason is None:
+            res.reason = _REASONS.get(res.status_code)
         return res
 
     @app.after_error_request
     async def error_headers(req, res):
         res.headers.update(_SECURITY)
+        if res.reason is None:
+            res.reason = _REASONS.get(res.status_code)
         return res
 
     @app.errorhandler(ValueError)

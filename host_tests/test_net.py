@@ -217,6 +217,8 @@ def test_wifi_without_ssid_says_so():
 def test_board_settings_are_checked_with_the_config():
     from hushgate import config
 
+    net.register_settings()
+    net.register_settings()  # twice is harmless: a restarted app registers again
     cfg, errors = config.validate(
         {
             "net_address": "192.168.1.50/24",

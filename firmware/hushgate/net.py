@@ -99,16 +99,21 @@ def _show(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-# The board's own settings in config.json (docs/boards.md). Registered when a board
-# imports this module, before the app reads the file.
-_config.register("net_address", "dhcp", _check_net_address)
-_config.register("net_gateway", "", _check_optional_ip)
-_config.register("net_dns", "", _check_optional_ip)
-_config.register("hostname", "hushgate", _text_checker(32, empty_ok=False))
-_config.register("ntp_server", "pool.ntp.org", _text_checker(64, empty_ok=False))
-_config.register("wifi_ssid", "", _text_checker(32))
-_config.register("wifi_password", "", _text_checker(64))
-_config.register("wifi_country", "", _check_country)
+def register_settings():
+    """Add the board's own settings to config.json's schema (docs/boards.md).
+
+    Called by Board.options(), which the app calls before it reads the file; not at
+    import, since registering loads the config file's validation code.
+    """
+    register = _config.register
+    register("net_address", "dhcp", _check_net_address)
+    register("net_gateway", "", _check_optional_ip)
+    register("net_dns", "", _check_optional_ip)
+    register("hostname", "hushgate", _text_checker(32, empty_ok=False))
+    register("ntp_server", "pool.ntp.org", _text_checker(64, empty_ok=False))
+    register("wifi_ssid", "", _text_checker(32))
+    register("wifi_password", "", _text_checker(64))
+    register("wifi_country", "", _check_country)
 
 
 # --- interface bring-up ---
@@ -448,6 +453,7 @@ class Board:
 
     def options(self):
         if self._opts is None:
+            register_settings()
             try:
                 os.mkdir(self.state_dir)
             except OSError:

@@ -827,3 +827,33 @@ def test_day_pickers_round_trip():
         days = {i for i in range(7) if mask >> i & 1}
         assert pages.day_set(pages.day_text(days)) == days
         assert config.parse_days(pages.day_text(days)) == mask
+
+
+def test_keys_other_modules_register_get_fields():
+    def check(key, value, errors):
+        if not isinstance(value, str):
+            errors.append("%s: not text" % key)
+        return value
+
+    config.register("wifi_password", "", check)
+    config.register("mystery_setting", "abc", check)
+    try:
+        ctx, app, client, token = logged_in()
+        ctx.config = config.validate({})[0]
+        text = get(client, "/settings").text
+        assert '<input type="password" id="wifi_password" name="wifi_password" value="">' in text
+        assert 'name="mystery_setting" value="abc"' in text
+        body = settings_form(token, wifi_password=" secret with spaces ", mystery_setting="")
+        res = post_form(client, "/settings", body)
+        assert res.status_code == 303, res.text
+        assert ctx.config["wifi_password"] == " secret with spaces "
+        assert ctx.config["mystery_setting"] == ""
+    finally:
+        try:
+            from hushgate import configfile as schema  # where config's checks live
+        except ImportError:
+            schema = config
+        for key in ("wifi_password", "mystery_setting"):
+            config.KEYS.remove(key)
+            del config.DEFAULTS[key]
+            del schema._CHECKS[key]

@@ -246,8 +246,10 @@ def settings_fields(config):
             kind = "bool"
         elif isinstance(value, int):
             kind = "int"
-        elif value is None or isinstance(value, str):
+        elif value is None:
             kind = "opt"
+        elif isinstance(value, str):
+            kind = "text"
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             kind = "lines"
         else:
@@ -285,6 +287,8 @@ def config_from_form(form, config, fields, max_windows):
             data[key] = lines(raw)
         elif kind == "opt":
             data[key] = raw or None
+        elif kind == "secret":
+            data[key] = text_of(form, key)  # spaces may be part of it
         elif kind == "tz":
             data[key] = text_of(form, "tzpick").strip() or raw
         elif kind == "windows":
@@ -918,6 +922,14 @@ FIELDS = (
     ("ban_minutes", "Ban a source that floods for (minutes)", "int", ""),
     ("sources_tracked", "Sources tracked by the rate limit", "int", ""),
     ("call_log_size", "Calls kept in the log", "int", ""),
+    ("net_address", "This box's address", "text", '"dhcp" or a.b.c.d/24'),
+    ("net_gateway", "Gateway", "text", "with a fixed address"),
+    ("net_dns", "DNS server", "text", "with a fixed address"),
+    ("hostname", "Host name", "text", ""),
+    ("ntp_server", "Time server (NTP)", "text", ""),
+    ("wifi_ssid", "Wi-Fi network", "text", ""),
+    ("wifi_password", "Wi-Fi password", "secret", ""),
+    ("wifi_country", "Wi-Fi country", "text", "two letters, e.g. FR"),
 )
 
 KIND_CLASS = {"rang": "v0", "quiet": "v1"}  # the rest (blocked, scanner) in red
@@ -1237,8 +1249,13 @@ def field(key, label, kind, help_text, value, errors, rows):
             "replaces it):</div>"
         )
         kind = "text"
-    if kind in ("text", "opt"):
-        yield '<input type="text" id="%s" name="%s" value="%s">' % (key, key, esc(value))
+    if kind in ("text", "opt", "secret"):
+        yield '<input type="%s" id="%s" name="%s" value="%s">' % (
+            "password" if kind == "secret" else "text",
+            key,
+            key,
+            esc(value),
+        )
     elif kind == "int":
         yield '<input type="number" id="%s" name="%s" value="%s">' % (key, key, esc(value))
     elif kind == "bool":

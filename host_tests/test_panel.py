@@ -579,22 +579,57 @@ def test_panel_tick_drives_button_and_led():
     assert writes == [(0, 1), (1950, 0), (3450, 1)]
 
 
-def test_power_up_gesture_resets_password():
-    p, _gate, _log, _state, lines, clock = make_panel()
-    p.button._pin.level = 0
+def power_up_with(level, release_at=None):
+    clock = Clock()
+    board = FakeBoard()
+    board.led = OutPin(clock)
+    board.button.level = level
     resets = []
-    assert asyncio.run(p.power_up(lambda: resets.append(clock.t))) is True
+    lines = []
+    real_sleep = clock.sleep
+
+    async def sleep(ms):
+        if release_at is not None and clock.t >= release_at:
+            board.button.level = 1
+        await real_sleep(ms)
+
+    panel._powered_up = False
+    done = asyncio.run(
+        panel.power_up(board, lambda: resets.append(clock.t), 5, lines.append, clock, sleep)
+    )
+    return done, resets, lines, board.led.writes, clock
+
+
+def test_power_up_gesture_resets_password_and_confirms():
+    done, resets, lines, writes, clock = power_up_with(0)
+    assert done is True
     assert resets == [5000]
-    assert p.led.pattern is CONFIRM
     assert lines == ["button: web password reset (held at power-up)"]
+    # Steady on while held, then the flicker (off-on x4, pause), then off.
+    assert writes == [
+        (0, 1), (5000, 0), (5050, 1), (5100, 0), (5150, 1), (5200, 0), (5250, 1),
+        (5300, 0), (5350, 1), (5400, 0),
+    ]  # fmt: skip
+    assert clock.t == 5700
 
 
-def test_power_up_without_gesture_does_nothing():
-    p, _gate, _log, _state, lines, _clock = make_panel()
-    resets = []
-    assert asyncio.run(p.power_up(lambda: resets.append(1))) is False
-    assert resets == []
-    assert lines == []
+def test_power_up_released_early_does_nothing():
+    done, resets, lines, writes, clock = power_up_with(0, release_at=2000)
+    assert done is False
+    assert resets == [] and lines == []
+    assert writes == [(0, 1), (clock.t, 0)]
+    assert 2000 < clock.t < 2100
+
+
+def test_power_up_without_gesture_is_quick_and_once_per_boot():
+    done, resets, _lines, writes, clock = power_up_with(1)
+    assert done is False and resets == []
+    assert clock.t == 60  # up for debounce_ms, seen at the next 20 ms poll
+    assert writes == []  # the LED is left to the panel
+    # Once per boot: a restarted panel task does not check again.
+    board = FakeBoard()
+    board.button.level = 0
+    assert asyncio.run(panel.power_up(board, lambda: 1 / 0)) is False
 
 
 # --- the app's panel task ---
@@ -643,6 +678,7 @@ class FakeApp:
 
 def test_run_for_the_app_shows_state_on_the_board_led():
     app = FakeApp()
+    panel._powered_up = False  # the task checks the power-up gesture if the app did not
 
     async def main():
         task = asyncio.create_task(panel.run(app))

@@ -373,21 +373,6 @@ class Panel:
         self.led.show(pattern)
         return pattern
 
-    async def power_up(self, reset_password, seconds=5):
-        """The power-up gesture: held `seconds`, reset the web password."""
-        if self.button is None:
-            return False
-        if self.led is not None and self.button.pressed_now():
-            self.led.show(NORMAL)  # "I see you holding it"
-        held = await self.button.held_at_boot(seconds)
-        if held:
-            reset_password()
-            self._say("button: web password reset (held at power-up)")
-            if self.led is not None:
-                self.led.show(OFF)
-                self.led.play_once(CONFIRM)
-        return held
-
     def tick(self, now):
         """One step of the panel: button, state, LED. Returns ms to sleep."""
         button = self.button
@@ -415,6 +400,46 @@ class Panel:
 _powered_up = False
 
 
+async def power_up(board, reset, seconds=5, log=None, clock=ticks_ms, sleep=sleep_ms):
+    """The power-up gesture: the button held for `seconds` calls reset() (the web password).
+
+    Checked once per boot, first thing, before the network (which may take long) is
+    brought up. The LED is steady on while the button is held and flickers when the
+    reset is done. Returns True when it reset.
+    """
+    global _powered_up
+    if _powered_up or getattr(board, "button", None) is None:
+        return False
+    _powered_up = True
+    button = Button(board.button, getattr(board, "button_active_low", True), clock, sleep)
+    led = None
+    if getattr(board, "led", None) is not None and button.pressed_now():
+        led = Led(board.led, clock, sleep)
+        led.show(NORMAL)  # "I see you holding it"
+    held = await button.held_at_boot(seconds)
+    if held:
+        reset()
+        if log is not None:
+            log("button: web password reset (held at power-up)")
+    if led is not None:
+        if held:
+            led.show(CONFIRM)
+            end = ticks_add(clock(), led._period)
+            while ticks_diff(end, clock()) > 0:
+                await sleep(led.update(clock()))
+        led.deinit()
+    return held
+
+
+def reset_password(state_dir, web_auth=None):
+    """Forget the web page's password (the web's Auth if running, else its file)."""
+    if web_auth is None:
+        from hushgate import auth
+
+        web_auth = auth.Auth(state_dir, lambda: 0)
+    web_auth.clear()
+
+
 async def run(app):
     """The panel task for the app: builds button, LED and controller from app.board.
 
@@ -423,7 +448,6 @@ async def run(app):
     app.config_problems, app.state_dir and app.auth (the web's, when it exists).
     The power-up gesture is checked once per boot, not again when the task restarts.
     """
-    global _powered_up
     import sys
 
     def log(text):
@@ -456,20 +480,12 @@ async def run(app):
         return bool(app.config_problems), online
 
     panel.health = health
-    if not _powered_up:
-        _powered_up = True
-        await panel.power_up(lambda: _reset_password(app))
+    # Normally done by the app before the network comes up; here for an app that did not.
+    await power_up(
+        board, lambda: reset_password(app.state_dir, getattr(app, "auth", None)), log=log
+    )
     try:
         await panel.run()
     finally:
         if led is not None:
             led.deinit()
-
-
-def _reset_password(app):
-    web_auth = getattr(app, "auth", None)
-    if web_auth is None:
-        from hushgate import auth
-
-        web_auth = auth.Auth(app.state_dir, lambda: 0)
-    web_auth.clear()

@@ -3,7 +3,8 @@ import json
 
 from hushgate.calllog import CallLog
 from hushgate.compat import ticks_add
-from hushgate.config import Store, validate
+from hushgate.config import validate
+from hushgate.configfile import Store
 
 
 class Verdict:

@@ -38,6 +38,7 @@ ZONES = [
     "XXX3YYY,J60/1,100/-3",  # Jn and n rules, negative time
     "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",  # half-hour daylight change (Lord Howe)
     "EST5EDT,M3.2.0/26,M11.1.0/49",  # rule times past 24 h
+    "IST-1GMT0,M10.5.0,M3.5.0/1",  # negative daylight saving (Europe/Dublin)
 ]
 PERMANENT_DST = "EST5EDT,0/0,J365/25"
 
@@ -194,3 +195,41 @@ def test_zoneinfo_agrees_too(posix):
     for t in range(START, END, 3600):
         expected = int(datetime.fromtimestamp(t, zone).utcoffset().total_seconds())
         assert tz.offset(t) == expected, (posix, time.gmtime(t))
+
+
+ZONEINFO = "/usr/share/zoneinfo"
+
+
+def zoneinfo_footers():
+    """The POSIX TZ string of every zone in the system's database (tzdata)."""
+    footers = {}
+    for base, dirs, files in os.walk(ZONEINFO):
+        dirs[:] = sorted(d for d in dirs if d not in ("posix", "right"))
+        for name in sorted(files):
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            if not data.startswith(b"TZif"):
+                continue
+            footer = data.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+            if footer:
+                footers.setdefault(footer, os.path.relpath(path, ZONEINFO))
+    return footers
+
+
+def test_every_zone_in_the_system_database(libc_zone):
+    # tzdata is Priority: required on Debian, so it is there on every machine of
+    # this kind; a machine without it may skip, CI may not.
+    if not os.path.isdir(ZONEINFO):
+        if os.environ.get("CI") == "true":
+            raise AssertionError("no %s (Debian package tzdata)" % ZONEINFO)
+        pytest.skip("no " + ZONEINFO)
+    footers = zoneinfo_footers()
+    assert len(footers) > 50, footers
+    start = calendar.timegm((2025, 1, 1, 0, 0, 0))
+    for posix, zone in sorted(footers.items()):
+        tz = TZ(posix)
+        libc_zone(posix)
+        for t in range(start, start + 3 * 365 * 86400, 5 * 3600 + 17 * 60):
+            offset, fields = libc(t)
+            assert (tz.offset(t), tz.localtime(t)) == (offset, fields), (zone, posix, t)

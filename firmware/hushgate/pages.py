@@ -346,382 +346,411 @@ def errors_by_field(errors, keys):
 
 
 def build(web):
-    """The Microdot app for hushgate.web.Web (its ctx, auth and limits)."""
+    """The Microdot app for hushgate.web.Web (its ctx, auth and limits): two URL
+    patterns and a table, because every route Microdot knows costs a regex."""
     app = App(web)
-    ctx = web.ctx
+    app.before_request(guard)
+    app.after_request(headers)
+    app.after_error_request(headers)
+    app.errorhandler(ValueError)(bad_request)
+    app.errorhandler(UnicodeError)(bad_request)
+    app.route("/", methods=["GET", "POST"])(dispatch)
+    app.route("/<path:path>", methods=["GET", "POST"])(dispatch)
+    return app
+
+
+async def dispatch(req, path=None):
+    method = "GET" if req.method == "HEAD" else req.method
+    handler = ROUTES.get(method + " " + req.path)
+    if handler is None:
+        other = ROUTES.get(("POST " if method == "GET" else "GET ") + req.path)
+        return ("Method not allowed", 405) if other else ("Not found", 404)
+    return await handler(req, req.app.web)
+
+
+# -- the one door every request passes ------------------------------------------
+
+
+async def guard(req):
+    web = req.app.web
     gate_auth = web.auth
-
-    def check(data):
-        return _config.validate(data, ctx.config)
-
-    # -- the one door every request passes --------------------------------------
-
-    @app.before_request
-    async def guard(req):
-        req.g.form = None
-        req.g.csrf = None
-        path = req.path
-        api = path.startswith("/api/")
-        if req.content_length > web.max_body and path != "/upload":
-            return "Request body too large", 413
-        if path in ("/s.css", "/s.js"):
-            return None
-        if req.method == "POST":
-            origin = req.headers.get("Origin")
-            if origin and origin != "null" and origin.split("://")[-1] != req.headers.get("Host"):
-                return json_error("cross-site request refused", 403) if api else ("Refused", 403)
-        if not gate_auth.has_password():
-            if path == "/setup":
-                return None
-            return (
-                json_error("no password set yet: open the page", 403)
-                if api
-                else see_other("/setup")
-            )
-        if path in ("/login", "/setup"):
-            return None
-        csrf = gate_auth.csrf(req.cookies.get(COOKIE))
-        if csrf is None and api and "Authorization" in req.headers:
-            wait = gate_auth.wait_s()
-            if wait:
-                return json_error("too many wrong passwords", 429, wait_s=wait)
-            if not gate_auth.check_basic(req.headers["Authorization"]):
-                return json_error("wrong password", 401)
-            req.g.csrf = ""  # Basic: no cookie was sent, so no forgery to guard against
-            if req.method == "POST" and (req.content_type or "")[:16] != "application/json":
-                return json_error("send JSON (Content-Type: application/json)", 415)
-            return None
-        if csrf is None:
-            return json_error("log in first", 401) if api else see_other("/login")
-        req.g.csrf = csrf
-        if req.method == "POST":
-            sent = req.headers.get("X-CSRF-Token")
-            if sent is None and not api:
-                try:
-                    sent = text_of(form_of(req), "csrf")
-                except ValueError:
-                    return "Bad form", 400
-            if not sent or not auth.consteq(sent, csrf):
-                return json_error("bad CSRF token", 403) if api else ("Bad CSRF token", 403)
+    req.g.form = None
+    req.g.csrf = None
+    path = req.path
+    api = path.startswith("/api/")
+    if req.content_length > web.max_body and path != "/upload":
+        return "Request body too large", 413
+    if path in ("/s.css", "/s.js"):
         return None
-
-    @app.after_request
-    async def headers(req, res):
-        res.headers.update(_SECURITY)
-        if res.headers.get("Cache-Control") is None:
-            res.headers["Cache-Control"] = "no-store"
-        if res.reason is None:
-            res.reason = _REASONS.get(res.status_code)
-        return res
-
-    @app.after_error_request
-    async def error_headers(req, res):
-        res.headers.update(_SECURITY)
-        if res.reason is None:
-            res.reason = _REASONS.get(res.status_code)
-        return res
-
-    @app.errorhandler(ValueError)
-    async def bad_value(req, exc):
-        return "Bad request", 400
-
-    @app.errorhandler(UnicodeError)
-    async def bad_text(req, exc):
-        return "Bad request", 400
-
-    # -- static -------------------------------------------------------------------
-
-    @app.get("/s.css")
-    async def css(req):
-        return CSS, {"Content-Type": "text/css", "Cache-Control": "max-age=86400"}
-
-    @app.get("/s.js")
-    async def js(req):
-        js_type = "application/javascript"
-        return JS, {"Content-Type": js_type, "Cache-Control": "max-age=86400"}
-
-    # -- before a session -----------------------------------------------------------
-
-    def pre_form(title, action, error=None, note=None, confirm=False, status=200):
-        pre = auth.token()
-        gen = password_page(title, action, pre, error, note, confirm, gate_auth.min_length)
-        return html(gen, status, {"Set-Cookie": [cookie(PRE_COOKIE, pre, 3600)]})
-
-    def pre_ok(req, form):
-        return auth.consteq(text_of(form, "csrf"), req.cookies.get(PRE_COOKIE) or "-")
-
-    setup_note = "Choose the password for this page (at least %d characters)." % (
-        gate_auth.min_length
-    )
-
-    @app.route("/setup", methods=["GET", "POST"])
-    async def setup(req):
-        if gate_auth.has_password():
-            return see_other("/login")
-        if not is_lan(req.client_addr[0]):
-            return html(plain_page("Not here", "Set the password from the home network."), 403)
-        if req.method == "GET":
-            return pre_form("Set password", "/setup", note=setup_note, confirm=True)
-        form = form_of(req)
-        password = text_of(form, "password")
-        error = None
-        if not pre_ok(req, form):
-            error = "The form expired: please try again."
-        elif password != text_of(form, "confirm"):
-            error = "The two passwords differ."
-        else:
-            error = gate_auth.password_problem(password)
-        if error:
-            return pre_form("Set password", "/setup", error, setup_note, True, 400)
-        gate_auth.set_password(password)
-        return logged_in()
-
-    def logged_in():
-        res = see_other("/")
-        res.headers["Set-Cookie"] = [
-            cookie(COOKIE, gate_auth.login(), gate_auth.session_idle_s),
-            cookie(PRE_COOKIE, "", 0),
-        ]
-        return res
-
-    @app.route("/login", methods=["GET", "POST"])
-    async def login(req):
-        if req.method == "GET":
-            return pre_form("Log in", "/login")
-        form = form_of(req)
-        if not pre_ok(req, form):
-            return pre_form("Log in", "/login", "The form expired: please try again.", status=400)
+    if req.method == "POST":
+        origin = req.headers.get("Origin")
+        if origin and origin != "null" and origin.split("://")[-1] != req.headers.get("Host"):
+            return json_error("cross-site request refused", 403) if api else ("Refused", 403)
+    if not gate_auth.has_password():
+        if path == "/setup":
+            return None
+        if api:
+            return json_error("no password set yet: open the page", 403)
+        return see_other("/setup")
+    if path in ("/login", "/setup"):
+        return None
+    csrf = gate_auth.csrf(req.cookies.get(COOKIE))
+    if csrf is None and api and "Authorization" in req.headers:
         wait = gate_auth.wait_s()
         if wait:
-            text = "Too many wrong passwords: wait %d s and try again." % wait
-            return pre_form("Log in", "/login", text, status=429)
-        if not gate_auth.check_password(text_of(form, "password")):
-            return pre_form("Log in", "/login", "Wrong password.", status=401)
-        return logged_in()
+            return json_error("too many wrong passwords", 429, wait_s=wait)
+        if not gate_auth.check_basic(req.headers["Authorization"]):
+            return json_error("wrong password", 401)
+        req.g.csrf = ""  # Basic: no cookie was sent, so no forgery to guard against
+        if req.method == "POST" and (req.content_type or "")[:16] != "application/json":
+            return json_error("send JSON (Content-Type: application/json)", 415)
+        return None
+    if csrf is None:
+        return json_error("log in first", 401) if api else see_other("/login")
+    req.g.csrf = csrf
+    if req.method == "POST":
+        sent = req.headers.get("X-CSRF-Token")
+        if sent is None and not api:
+            try:
+                sent = text_of(form_of(req), "csrf")
+            except ValueError:
+                return "Bad form", 400
+        if not sent or not auth.consteq(sent, csrf):
+            return json_error("bad CSRF token", 403) if api else ("Bad CSRF token", 403)
+    return None
 
-    @app.post("/logout")
-    async def logout(req):
-        gate_auth.logout(req.cookies.get(COOKIE))
-        res = see_other("/login")
-        res.headers["Set-Cookie"] = [cookie(COOKIE, "", 0)]
-        return res
 
-    # -- status, calls ----------------------------------------------------------------
+async def headers(req, res):
+    res.headers.update(_SECURITY)
+    if res.headers.get("Cache-Control") is None:
+        res.headers["Cache-Control"] = "no-store"
+    if res.reason is None:
+        res.reason = _REASONS.get(res.status_code)
+    return res
 
-    def notice_of(req):
-        return req.args.get("n")
 
-    @app.get("/")
-    async def status(req):
-        return html(status_page(status_view(ctx, web.calls_on_status), req.g.csrf, notice_of(req)))
+async def bad_request(req, exc):
+    return "Bad request", 400
 
-    @app.get("/calls")
-    async def calls(req):
-        try:
-            page = max(0, int(req.args.get("page", "0")))
-        except ValueError:
-            page = 0
-        view = status_view(ctx, 0)
-        return html(calls_page(view, req.g.csrf, page, web.calls_per_page, notice_of(req)))
 
-    @app.post("/quiet")
-    async def quiet(req):
-        mode = text_of(form_of(req), "mode")
-        if mode not in QUIET_MODES:
-            return "Unknown quiet mode", 400
-        ctx.gate.set_quiet(QUIET_MODES[mode], ctx.clock.utc())
-        return see_other("/")
+# -- static -----------------------------------------------------------------------
 
-    @app.post("/seen")
-    async def seen(req):
-        ctx.log.acknowledge()
-        return see_other("/")
 
-    @app.post("/number")
-    async def number(req):
-        form = form_of(req)
-        block = "block" in form
-        try:
-            entry = ctx.log.find(int(text_of(form, "block" if block else "allow")))
-        except ValueError:
-            entry = None
-        if entry is None:
-            error = "That call is no longer in the log."
+async def css(req, web):
+    return CSS, {"Content-Type": "text/css", "Cache-Control": "max-age=86400"}
+
+
+async def js(req, web):
+    return JS, {"Content-Type": "application/javascript", "Cache-Control": "max-age=86400"}
+
+
+# -- before a session -------------------------------------------------------------
+
+
+def pre_form(web, title, action, error=None, note=None, confirm=False, status=200):
+    pre = auth.token()
+    gen = password_page(title, action, pre, error, note, confirm, web.auth.min_length)
+    return html(gen, status, {"Set-Cookie": [cookie(PRE_COOKIE, pre, 3600)]})
+
+
+def pre_ok(req, form):
+    return auth.consteq(text_of(form, "csrf"), req.cookies.get(PRE_COOKIE) or "-")
+
+
+def logged_in(web):
+    res = see_other("/")
+    res.headers["Set-Cookie"] = [
+        cookie(COOKIE, web.auth.login(), web.auth.session_idle_s),
+        cookie(PRE_COOKIE, "", 0),
+    ]
+    return res
+
+
+async def setup(req, web):
+    gate_auth = web.auth
+    if gate_auth.has_password():
+        return see_other("/login")
+    if not is_lan(req.client_addr[0]):
+        return html(plain_page("Not here", "Set the password from the home network."), 403)
+    note = "Choose the password for this page (at least %d characters)." % gate_auth.min_length
+    if req.method == "GET":
+        return pre_form(web, "Set password", "/setup", note=note, confirm=True)
+    form = form_of(req)
+    password = text_of(form, "password")
+    if not pre_ok(req, form):
+        error = "The form expired: please try again."
+    elif password != text_of(form, "confirm"):
+        error = "The two passwords differ."
+    else:
+        error = gate_auth.password_problem(password)
+    if error:
+        return pre_form(web, "Set password", "/setup", error, note, True, 400)
+    gate_auth.set_password(password)
+    return logged_in(web)
+
+
+async def login(req, web):
+    if req.method == "GET":
+        return pre_form(web, "Log in", "/login")
+    form = form_of(req)
+    if not pre_ok(req, form):
+        return pre_form(
+            web, "Log in", "/login", "The form expired: please try again.", None, False, 400
+        )
+    wait = web.auth.wait_s()
+    if wait:
+        text = "Too many wrong passwords: wait %d s and try again." % wait
+        return pre_form(web, "Log in", "/login", text, None, False, 429)
+    if not web.auth.check_password(text_of(form, "password")):
+        return pre_form(web, "Log in", "/login", "Wrong password.", None, False, 401)
+    return logged_in(web)
+
+
+async def logout(req, web):
+    web.auth.logout(req.cookies.get(COOKIE))
+    res = see_other("/login")
+    res.headers["Set-Cookie"] = [cookie(COOKIE, "", 0)]
+    return res
+
+
+# -- status, calls ----------------------------------------------------------------
+
+
+async def status(req, web):
+    view = status_view(web.ctx, web.calls_on_status)
+    return html(status_page(view, req.g.csrf, req.args.get("n")))
+
+
+async def calls(req, web):
+    try:
+        page = max(0, int(req.args.get("page", "0")))
+    except ValueError:
+        page = 0
+    view = status_view(web.ctx, 0)
+    return html(calls_page(view, req.g.csrf, page, web.calls_per_page, req.args.get("n")))
+
+
+async def quiet(req, web):
+    mode = text_of(form_of(req), "mode")
+    if mode not in QUIET_MODES:
+        return "Unknown quiet mode", 400
+    web.ctx.gate.set_quiet(QUIET_MODES[mode], web.ctx.clock.utc())
+    return see_other("/")
+
+
+async def seen(req, web):
+    web.ctx.log.acknowledge()
+    return see_other("/")
+
+
+async def number(req, web):
+    form = form_of(req)
+    block = "block" in form
+    try:
+        entry = web.ctx.log.find(int(text_of(form, "block" if block else "allow")))
+    except ValueError:
+        entry = None
+    if entry is None:
+        error = "That call is no longer in the log."
+    else:
+        error = change_number(web.ctx, entry["number"], block)
+    if error:
+        return html(plain_page("Not changed", error), 400)
+    who = entry["number"] or "Callers without a number"
+    done = "are blocked" if block and not entry["number"] else "is blocked"
+    if not block:
+        done = "may ring" if not entry["number"] else "will always ring"
+    return see_other("/?n=" + _quote("%s %s." % (who, done)))
+
+
+def change_number(ctx, num, block):
+    """Block or allow one number ("" = callers without one); an error text or None."""
+    try:
+        if block:
+            new = _config.block_number(ctx.config, num)
         else:
-            error = change_number(entry["number"], block)
-        if error:
-            return html(plain_page("Not changed", error), 400)
-        who = entry["number"] or "Callers without a number"
-        done = "are blocked" if block and not entry["number"] else "is blocked"
-        if not block:
-            done = "may ring" if not entry["number"] else "will always ring"
-        return see_other("/?n=" + _quote("%s %s." % (who, done)))
+            new = _config.allow_number(ctx.config, num)
+    except ValueError as e:
+        return str(e)
+    new, errors = _config.validate(new, ctx.config)
+    if errors:
+        return "; ".join(errors)
+    return apply(ctx, new)
 
-    def change_number(num, block):
-        """Block or allow one number ("" = callers without one); an error text or None."""
-        try:
-            if block:
-                new = _config.block_number(ctx.config, num)
-            else:
-                new = _config.allow_number(ctx.config, num)
-        except ValueError as e:
-            return str(e)
-        new, errors = check(new)
-        if errors:
-            return "; ".join(errors)
-        return apply(new)
 
-    def apply(new):
-        try:
-            ctx.apply(new)
-        except (OSError, ValueError) as e:
-            return "Could not save the settings (%s); nothing was changed." % e
-        if getattr(ctx, "config_problems", None):
-            ctx.config_problems = []  # what went wrong loading is overwritten now
+def apply(ctx, new):
+    try:
+        ctx.apply(new)
+    except (OSError, ValueError) as e:
+        return "Could not save the settings (%s); nothing was changed." % e
+    if getattr(ctx, "config_problems", None):
+        ctx.config_problems = []  # what went wrong loading is overwritten now
+    return None
+
+
+# -- settings -----------------------------------------------------------------------
+
+
+def settings_view(req, web, config, errors=None, status=200, notice=None, upload_error=None):
+    fields = settings_fields(config)
+    keys = [f[0] for f in fields] + ["password"]
+    grouped = errors_by_field(errors or [], keys)
+    rows = min(len(config.get("quiet_hours") or []) + 2, web.max_windows)
+    gen = settings_page(fields, config, grouped, req.g.csrf, rows, notice, upload_error)
+    return html(gen, status)
+
+
+async def settings(req, web):
+    return settings_view(req, web, web.ctx.config, notice=req.args.get("n"))
+
+
+async def save_settings(req, web):
+    ctx = web.ctx
+    fields = settings_fields(ctx.config)
+    data, errors = config_from_form(form_of(req), ctx.config, fields, web.max_windows)
+    new, more = _config.validate(data, ctx.config)
+    errors = errors + list(more)
+    if not errors:
+        problem = apply(ctx, new)
+        if problem is None:
+            return see_other("/settings?n=Saved.")
+        errors = [problem]
+    return settings_view(req, web, data, errors, 400)
+
+
+async def upload(req, web):
+    ctx = web.ctx
+    raw = form_of(req).get("file") or b""
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError
+    except ValueError:
+        text = "Not a config file (JSON)."
+        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
+    new, errors = _config.validate(_config.migrate(data), ctx.config)
+    if errors:
+        text = "Nothing was loaded: " + "; ".join(errors)
+        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
+    problem = apply(ctx, new)
+    if problem:
+        return settings_view(req, web, ctx.config, [], 500, upload_error=problem)
+    return see_other("/settings?n=Config+loaded.")
+
+
+async def download(req, web):
+    return _config.dumps(web.ctx.config), {
+        "Content-Type": "application/json",
+        "Content-Disposition": 'attachment; filename="hushgate-config.json"',
+    }
+
+
+async def password(req, web):
+    gate_auth = web.auth
+    form = form_of(req)
+    new = text_of(form, "password")
+    if gate_auth.wait_s():
+        error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
+    elif not gate_auth.check_password(text_of(form, "old")):
+        error = "The current password is wrong."
+    elif new != text_of(form, "confirm"):
+        error = "The two new passwords differ."
+    else:
+        error = gate_auth.password_problem(new)
+    if error:
+        return settings_view(req, web, web.ctx.config, ["password: " + error], 400)
+    gate_auth.set_password(new)
+    return logged_in(web)
+
+
+# -- the JSON API ---------------------------------------------------------------------
+
+
+def body_json(req):
+    try:
+        return json.loads(req.body or b"null")
+    except ValueError:
         return None
 
-    # -- settings ---------------------------------------------------------------------
 
-    def window_rows(config):
-        n = len(config.get("quiet_hours") or [])
-        return min(n + 2, web.max_windows)
+async def api_status(req, web):
+    return status_json(web.ctx)
 
-    def settings_view(req, config, errors=None, status=200, notice=None, upload_error=None):
-        fields = settings_fields(config)
-        keys = [f[0] for f in fields] + ["password"]
-        grouped = errors_by_field(errors or [], keys)
-        gen = settings_page(
-            fields, config, grouped, req.g.csrf, window_rows(config), notice, upload_error
-        )
-        return html(gen, status)
 
-    @app.get("/settings")
-    async def settings(req):
-        return settings_view(req, ctx.config, notice=notice_of(req))
+async def api_calls(req, web):
+    return {"calls": web.ctx.log.entries()}
 
-    @app.post("/settings")
-    async def save_settings(req):
-        fields = settings_fields(ctx.config)
-        data, errors = config_from_form(form_of(req), ctx.config, fields, web.max_windows)
-        new, more = check(data)
-        errors = errors + list(more)
-        if not errors:
-            problem = apply(new)
-            if problem is None:
-                return see_other("/settings?n=Saved.")
-            errors = [problem]
-        return settings_view(req, data, errors, 400)
 
-    @app.post("/upload")
-    async def upload(req):
-        raw = form_of(req).get("file") or b""
-        try:
-            data = json.loads(raw)
-            if not isinstance(data, dict):
-                raise ValueError
-        except ValueError:
-            return settings_view(
-                req, ctx.config, [], 400, upload_error="Not a config file (JSON)."
-            )
-        new, errors = check(_config.migrate(data))
-        if errors:
-            text = "Nothing was loaded: " + "; ".join(errors)
-            return settings_view(req, ctx.config, [], 400, upload_error=text)
-        problem = apply(new)
-        if problem:
-            return settings_view(req, ctx.config, [], 500, upload_error=problem)
-        return see_other("/settings?n=Config+loaded.")
+async def api_config(req, web):
+    return web.ctx.config
 
-    @app.get("/config.json")
-    async def download(req):
-        return _config.dumps(ctx.config), {
-            "Content-Type": "application/json",
-            "Content-Disposition": 'attachment; filename="hushgate-config.json"',
-        }
 
-    @app.post("/password")
-    async def password(req):
-        form = form_of(req)
-        new = text_of(form, "password")
-        error = None
-        if gate_auth.wait_s():
-            error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
-        elif not gate_auth.check_password(text_of(form, "old")):
-            error = "The current password is wrong."
-        elif new != text_of(form, "confirm"):
-            error = "The two new passwords differ."
-        else:
-            error = gate_auth.password_problem(new)
-        if error:
-            return settings_view(req, ctx.config, ["password: " + error], 400)
-        gate_auth.set_password(new)
-        return logged_in()
+async def api_set_config(req, web):
+    ctx = web.ctx
+    data = body_json(req)
+    if not isinstance(data, dict):
+        return json_error("send the config as a JSON object", 400)
+    new, errors = _config.validate(data, ctx.config)
+    if errors:
+        return json_error("invalid config; nothing saved", 400, errors=errors)
+    problem = apply(ctx, new)
+    if problem:
+        return json_error(problem, 500)
+    return ctx.config
 
-    # -- the JSON API ----------------------------------------------------------------
 
-    def body_json(req):
-        try:
-            data = json.loads(req.body or b"null")
-        except ValueError:
-            return None
-        return data
+async def api_quiet(req, web):
+    data = body_json(req)
+    mode = data.get("mode") if isinstance(data, dict) else None
+    if mode not in QUIET_MODES:
+        return json_error('mode must be "on", "off" or "morning"', 400)
+    web.ctx.gate.set_quiet(QUIET_MODES[mode], web.ctx.clock.utc())
+    return status_json(web.ctx)
 
-    @app.get("/api/status")
-    async def api_status(req):
-        return status_json(ctx)
 
-    @app.get("/api/calls")
-    async def api_calls(req):
-        return {"calls": ctx.log.entries()}
+async def api_number(req, web):
+    data = body_json(req)
+    num = data.get("number") if isinstance(data, dict) else None
+    if not isinstance(num, str) or data.get("list") not in ("block", "vip"):
+        return json_error('send {"number": "...", "list": "block" or "vip"}', 400)
+    error = change_number(web.ctx, num.strip(), data["list"] == "block")
+    if error:
+        return json_error(error, 400)
+    cfg = web.ctx.config
+    return {"block": cfg["block"], "vip": cfg["vip"], "block_anonymous": cfg["block_anonymous"]}
 
-    @app.get("/api/config")
-    async def api_config(req):
-        return ctx.config
 
-    @app.post("/api/config")
-    async def api_set_config(req):
-        data = body_json(req)
-        if not isinstance(data, dict):
-            return json_error("send the config as a JSON object", 400)
-        new, errors = check(data)
-        if errors:
-            return json_error("invalid config; nothing saved", 400, errors=errors)
-        problem = apply(new)
-        if problem:
-            return json_error(problem, 500)
-        return ctx.config
+async def api_seen(req, web):
+    web.ctx.log.acknowledge()
+    return {"unseen": web.ctx.log.unseen}
 
-    @app.post("/api/quiet")
-    async def api_quiet(req):
-        data = body_json(req)
-        mode = data.get("mode") if isinstance(data, dict) else None
-        if mode not in QUIET_MODES:
-            return json_error('mode must be "on", "off" or "morning"', 400)
-        ctx.gate.set_quiet(QUIET_MODES[mode], ctx.clock.utc())
-        return status_json(ctx)
 
-    @app.post("/api/number")
-    async def api_number(req):
-        data = body_json(req)
-        num = data.get("number") if isinstance(data, dict) else None
-        if not isinstance(num, str) or data.get("list") not in ("block", "vip"):
-            return json_error('send {"number": "...", "list": "block" or "vip"}', 400)
-        error = change_number(num.strip(), data["list"] == "block")
-        if error:
-            return json_error(error, 400)
-        cfg = ctx.config
-        return {
-            "block": cfg["block"],
-            "vip": cfg["vip"],
-            "block_anonymous": cfg["block_anonymous"],
-        }
-
-    @app.post("/api/seen")
-    async def api_seen(req):
-        ctx.log.acknowledge()
-        return {"unseen": ctx.log.unseen}
-
-    return app
+ROUTES = {
+    "GET /s.css": css,
+    "GET /s.js": js,
+    "GET /setup": setup,
+    "POST /setup": setup,
+    "GET /login": login,
+    "POST /login": login,
+    "POST /logout": logout,
+    "GET /": status,
+    "GET /calls": calls,
+    "POST /quiet": quiet,
+    "POST /seen": seen,
+    "POST /number": number,
+    "GET /settings": settings,
+    "POST /settings": save_settings,
+    "POST /upload": upload,
+    "GET /config.json": download,
+    "POST /password": password,
+    "GET /api/status": api_status,
+    "GET /api/calls": api_calls,
+    "GET /api/config": api_config,
+    "POST /api/config": api_set_config,
+    "POST /api/quiet": api_quiet,
+    "POST /api/number": api_number,
+    "POST /api/seen": api_seen,
+}
 
 
 def _quote(text):

@@ -290,3 +290,75 @@ def test_freeze_manifest_says_when_microdot_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv("HUSHGATE_MICRODOT", str(tmp_path))
     with pytest.raises(ValueError, match="microdot not found"):
         ManifestRecorder().run(os.path.join(ROOT, "firmware", "manifest.py"))
+
+
+class FlakyLan(FakeLan):
+    """Connected while `up`; hands out the addresses in turn on each bring-up."""
+
+    def __init__(self, addresses):
+        super().__init__()
+        self.addresses = list(addresses)
+        self.up = True
+        self.ip = None
+
+    def active(self, on=None):
+        if on:
+            self.ip = self.addresses.pop(0) if self.addresses else self.ip
+            self.up = self.ip is not None
+
+    def isconnected(self):
+        return self.up
+
+    def ifconfig(self, value=None):
+        return (self.ip or "0.0.0.0", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+
+
+def run_link(board, checks):
+    """keep_link for `checks` rounds; returns the restart reasons."""
+    reasons = []
+    board.restart = reasons.append
+    rounds = []
+
+    class EnoughError(Exception):
+        pass
+
+    async def sleep(ms):
+        rounds.append(ms)
+        if len(rounds) > checks:
+            raise EnoughError()
+
+    with pytest.raises(EnoughError):
+        asyncio.run(board.keep_link(sleep))
+    return reasons
+
+
+def test_link_back_with_the_same_address_keeps_running(fake_hardware):
+    from hushgate import net
+
+    nic = FlakyLan(["192.168.1.50", "192.168.1.50"])
+    board = net.Board("x", lambda: nic, led_pin=2, button_pin=0)
+    assert asyncio.run(board.network_up({}, log=None)) == "192.168.1.50"
+    nic.up = False  # cable pulled, then back
+    assert run_link(board, 3) == []
+    assert board.online()
+
+
+def test_link_back_with_another_address_restarts(fake_hardware):
+    from hushgate import net
+
+    nic = FlakyLan(["192.168.1.50", "192.168.1.77"])
+    board = net.Board("x", lambda: nic, led_pin=2, button_pin=0)
+    asyncio.run(board.network_up({}, log=None))
+    nic.up = False
+    assert run_link(board, 2) == ["network address is now 192.168.1.77 (was 192.168.1.50)"]
+
+
+def test_boot_without_network_restarts_once_it_comes(fake_hardware):
+    from hushgate import net
+
+    nic = FlakyLan([None, None, "192.168.1.50"])
+    board = net.Board("x", lambda: nic, led_pin=2, button_pin=0)
+    board.up_timeout_ms = 300
+    assert asyncio.run(board.network_up({}, log=None)) is None
+    assert board.options()["listen"] == ("0.0.0.0", 5060)
+    assert run_link(board, 3) == ["network address is now 192.168.1.50 (was None)"]

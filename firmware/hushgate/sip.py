@@ -53,9 +53,8 @@ def _table(chars):
 
 
 _ALNUM = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-# RFC 3261 token; `word` adds the characters a Call-ID may carry.
+# RFC 3261 token.
 _TOKEN = _table(_ALNUM + b"-.!%*_+`'~")
-_WORD = _table(_ALNUM + b"-.!%*_+`'~()<>:\\\"/[]?{}")
 _HOST = _table(_ALNUM + b"-._")
 _SCHEME = _table(_ALNUM + b"+-.")
 _LWS = _table(b" \t\r\n")
@@ -89,41 +88,17 @@ def _key(buf, start, end):
     return (n if n < 63 else 63) << 10 | (buf[start] & 31) << 5 | (buf[end - 1] & 31)
 
 
-# Known headers (name, compact form, comma list?, usual spelling): id = position + 1.
-# The first _TRACKED ones get a slot in each Message holding where they first occur,
-# filled while parsing; those between Via and Contact may occur only once.
-_HEADERS = (
-    (b"via", b"v", 1, b"Via"),
-    (b"from", b"f", 0, b"From"),
-    (b"to", b"t", 0, b"To"),
-    (b"call-id", b"i", 0, b"Call-ID"),
-    (b"cseq", None, 0, b"CSeq"),
-    (b"content-length", b"l", 0, b"Content-Length"),
-    (b"max-forwards", None, 0, b"Max-Forwards"),
-    (b"contact", b"m", 1, b"Contact"),
-    (b"date", None, 0, b"Date"),
-    (b"route", None, 1, b"Route"),
-    (b"content-type", b"c", 0, b"Content-Type"),
-    (b"content-encoding", b"e", 1, b"Content-Encoding"),
-    (b"subject", b"s", 0, b"Subject"),
-    (b"supported", b"k", 1, b"Supported"),
-    (b"record-route", None, 1, b"Record-Route"),
-    (b"path", None, 1, b"Path"),
-    (b"user-agent", None, 0, b"User-Agent"),
-    (b"server", None, 0, b"Server"),
-    (b"p-asserted-identity", None, 1, b"P-Asserted-Identity"),
-    (b"privacy", None, 0, b"Privacy"),
-    (b"expires", None, 0, b"Expires"),
-    (b"allow", None, 1, b"Allow"),
-    (b"require", None, 1, b"Require"),
-    (b"proxy-require", None, 1, b"Proxy-Require"),
-    (b"unsupported", None, 1, b"Unsupported"),
-    (b"accept", None, 1, b"Accept"),
-    (b"event", b"o", 0, b"Event"),
-    (b"allow-events", b"u", 1, b"Allow-Events"),
-    (b"refer-to", b"r", 0, b"Refer-To"),
-    (b"referred-by", b"b", 0, b"Referred-By"),
-    (b"session-expires", b"x", 0, b"Session-Expires"),
+# Known headers: usual spelling, "/" and the compact form, "*" when the values of
+# one line are separate values (split at commas). id = position, from 1. The first
+# _TRACKED get a slot in each Message holding where they first occur, filled while
+# parsing; those between Via and Contact may occur only once. One bytes object
+# and three small arrays, not a tuple of names: less heap when loaded from .mpy.
+_SPEC = (
+    b"Via/v* From/f To/t Call-ID/i CSeq Content-Length/l Max-Forwards Contact/m* Date Route*"
+    b" Content-Type/c Content-Encoding/e* Subject/s Supported/k* Record-Route* Path*"
+    b" User-Agent Server P-Asserted-Identity* Privacy Expires Allow* Require*"
+    b" Proxy-Require* Unsupported* Accept* Event/o Allow-Events/u* Refer-To/r"
+    b" Referred-By/b Session-Expires/x"
 )
 _VIA = const(1)
 _FROM = const(2)
@@ -135,26 +110,65 @@ _MAX_FORWARDS = const(7)
 _CONTACT = const(8)
 _DATE = const(9)
 _TRACKED = const(10)
-_NAMES = {}  # lower-case long or compact name -> id
-_BY_KEY = {}  # _key of a known name -> id
-for _id, (_long, _short, _is_list, _usual) in enumerate(_HEADERS, 1):
-    _NAMES[_long] = _id
-    _BY_KEY[_key(_long, 0, len(_long))] = _id
-    if _short is not None:
-        _NAMES[_short] = _id
-        _BY_KEY[_key(_short, 0, 1)] = _id
+
+
+def _read_spec():
+    starts = array("H", (0,))  # id 0: none
+    ends = array("H", (0,))
+    compact = bytearray(1)
+    listed = bytearray(1)
+    by_key = {}  # _key of a known name (long or compact) -> id
+    i = 0
+    n = len(_SPEC)
+    while i < n:
+        j = _SPEC.find(b" ", i)
+        if j < 0:
+            j = n
+        e = j
+        listed.append(_SPEC[e - 1] == 42)  # *
+        if listed[-1]:
+            e -= 1
+        compact.append(_SPEC[e - 1] if _SPEC[e - 2] == 47 else 0)  # /x
+        if compact[-1]:
+            by_key[_key(_SPEC, e - 1, e)] = len(starts)
+            e -= 2
+        by_key[_key(_SPEC, i, e)] = len(starts)
+        starts.append(i)
+        ends.append(e)
+        i = j + 1
+    return starts, ends, bytes(compact), bytes(listed), by_key
+
+
+_NAME_S, _NAME_E, _COMPACT, _LISTED, _BY_KEY = _read_spec()
+
+
+def _same_ci(a, s, e, b, t):
+    # a[s:e] equals b[t:t + e - s], ASCII letters in any case.
+    for k in range(e - s):
+        c = a[s + k]
+        d = b[t + k]
+        if c != d:
+            c |= 32
+            if c != d | 32 or c < 97 or c > 122:
+                return False
+    return True
 
 
 def _same_name(buf, start, end, lower):
-    if end - start != len(lower):
-        return False
-    for k in range(end - start):
-        c = buf[start + k]
-        if 65 <= c <= 90:
-            c += 32
-        if c != lower[k]:
-            return False
-    return True
+    return end - start == len(lower) and _same_ci(buf, start, end, lower, 0)
+
+
+def _header_id(buf, s, e):
+    # The id of header name buf[s:e] (long or compact form, any case), or 0.
+    known = _BY_KEY.get(_key(buf, s, e))
+    if known is None:
+        return 0
+    if e - s == 1:
+        return known if (buf[s] | 32) == _COMPACT[known] else 0
+    ns = _NAME_S[known]
+    if _NAME_E[known] - ns == e - s and _same_ci(buf, s, e, _SPEC, ns):
+        return known
+    return 0
 
 
 def _skip_lws(buf, i, end):
@@ -544,26 +558,18 @@ class Message:
                 if ne == i:
                     raise SipError("bad header name")
                 k = _BASE + 4 * count
-                key = _key(b, i, ne)
-                known = _BY_KEY.get(key)
-                if known is not None:
-                    names = _HEADERS[known - 1]
-                    if ne - i == 1:
-                        if (b[i] | 32) != names[1][0]:
-                            known = None
-                    elif not (b.startswith(names[3], i) and ne - i == len(names[3])):
-                        # not spelled the usual way: compare ignoring case
-                        if not _same_name(b, i, ne, names[0]):
-                            known = None
-                if known is not None:
+                known = _header_id(b, i, ne)
+                if known:
                     key = known
                     if known <= _TRACKED:
                         if h[_FIRST + known] == 0:
                             h[_FIRST + known] = count + 1
                         elif _VIA < known < _CONTACT:  # single-valued ones
                             raise SipError("duplicate header")
-                elif _skip(b, i, ne, _TOKEN) != ne:
-                    raise SipError("bad header name")
+                else:
+                    if _skip(b, i, ne, _TOKEN) != ne:
+                        raise SipError("bad header name")
+                    key = _key(b, i, ne)
                 h[k] = key
                 h[k + 1] = i
                 h[k + 2] = ne
@@ -698,26 +704,27 @@ class Message:
     # -- header table --------------------------------------------------------
 
     def _index(self, name, start):
-        # Index (0-based) of the first header named `name` at or after `start`, or -1.
-        # `name`: lower-case long or compact form, or any other header name.
+        # Index (0-based) of the first header named `name` (bytes, any case, long
+        # or compact form) at or after `start`, or -1.
         h = self._h
-        known = _NAMES.get(name)
-        if known is None:
-            lower = name.lower()
-            known = _NAMES.get(lower)
-        if known is not None:
+        n = len(name)
+        if n == 0:
+            return -1
+        known = _header_id(name, 0, n)
+        if known:
             if start == 0 and known <= _TRACKED:
                 return h[_FIRST + known] - 1
             for i in range(start, h[_COUNT]):
                 if h[_BASE + 4 * i] == known:
                     return i
             return -1
-        key = _key(lower, 0, len(lower))
+        key = _key(name, 0, n)
         b = self._b
         for i in range(start, h[_COUNT]):
             k = _BASE + 4 * i
-            if h[k] == key and _same_name(b, h[k + 1], h[k + 2], lower):
-                return i
+            if h[k] == key and h[k + 2] - h[k + 1] == n:
+                if _same_ci(b, h[k + 1], h[k + 2], name, 0):
+                    return i
         return -1
 
     def _vs(self, i):
@@ -791,8 +798,7 @@ class Message:
 
     def get_all(self, name):
         """Every value of header `name`, in order; list headers split at commas."""
-        known = _NAMES.get(name) or _NAMES.get(name.lower())
-        split = known is not None and _HEADERS[known - 1][2]
+        split = _LISTED[_header_id(name, 0, len(name))] if name else 0
         out = []
         b = self._b
         i = self._index(name, 0)

@@ -16,6 +16,7 @@ NOW = 1764000000  # 2025-11-24 16:00 UTC, a Monday
 XSS_NAME = "<script>alert(1)</script>"
 XSS_ATTR = '"><img src=x onerror=alert(2)>'
 PAGE_LIMIT = 16 * 1024
+HOST = "hushgate.local"
 
 
 def run(coro):
@@ -104,7 +105,7 @@ def record(ctx, number, name, kind="rang", action=0, code=0, reason="allowed"):
 def new_app():
     ctx = Ctx()
     server = web.make_app(ctx)
-    return ctx, server, TestClient(server.app())
+    return ctx, server, TestClient(server.app(), host=HOST)
 
 
 def form(**fields):
@@ -259,6 +260,17 @@ def test_peer_ip_and_is_lan():
         assert not pages.is_lan(ip), ip
 
 
+def test_set_password_not_through_a_foreign_host_name():
+    ctx, app, client = new_app()
+    for host in ("evil.example.com", "evil.example.com:8080", "1.2.3.4.evil.net"):
+        res = get(client, "/setup", {"Host": host})
+        assert res.status_code == 403, host
+    for host in ("192.168.1.50", "192.168.1.50:8080", "hushgate", "hushgate.local",
+                 "hg.fritz.box", "[fd00::5]:80", "localhost:8080", "box.home.arpa"):  # fmt: skip
+        assert pages.local_host(host), host
+    assert get(client, "/setup", {"Host": "hushgate.lan"}).status_code == 200
+
+
 def test_set_password_refuses_mistakes_and_keeps_nothing():
     ctx, app, client = new_app()
     page = get(client, "/setup")
@@ -285,7 +297,7 @@ def test_set_password_logs_in_with_a_strict_httponly_cookie():
         assert PASSWORD not in f.read()
     assert get(client, "/").status_code == 200
     # once set, the set-password form is gone
-    other = TestClient(app.app())
+    other = TestClient(app.app(), host=HOST)
     assert get(other, "/setup").headers["Location"] == "/login"
     assert get(other, "/").headers["Location"] == "/login"
 
@@ -424,9 +436,7 @@ def test_posts_without_the_csrf_token_change_nothing():
     # a cross-site Origin is refused even with the token
     res = post_form(client, "/quiet", form(mode="on", csrf=token), {"Origin": "http://evil.test"})
     assert res.status_code == 403 and ctx.gate.set_calls == []
-    res = post_form(
-        client, "/quiet", form(mode="on", csrf=token), {"Origin": "http://example.com:1234"}
-    )
+    res = post_form(client, "/quiet", form(mode="on", csrf=token), {"Origin": "http://" + HOST})
     assert res.status_code == 303
 
 

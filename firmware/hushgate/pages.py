@@ -58,6 +58,24 @@ def peer_ip(addr):
     return ""
 
 
+def local_host(host):
+    """True for a Host header naming this box as a LAN user would: an address, a
+    single label, or a home-network domain. A web page elsewhere that rebinds its
+    own name to the box's address sends its own name, and must not set the password."""
+    host = host.lower()
+    if host.startswith("["):
+        return True  # an IPv6 address
+    if host.count(":") == 1:
+        host = host[: host.find(":")]
+    labels = host.split(".")
+    if len(labels) == 1 or all(label.isdigit() for label in labels):
+        return True
+    for suffix in (".local", ".lan", ".home.arpa", ".internal", ".localdomain", ".home", ".box"):
+        if host.endswith(suffix):
+            return True
+    return False
+
+
 def is_lan(ip):
     """Loopback, private (RFC 1918), link-local, or IPv6 ULA/link-local/loopback."""
     ip = ip.lower()
@@ -470,7 +488,7 @@ async def setup(req, web):
     gate_auth = web.auth
     if gate_auth.has_password():
         return see_other("/login")
-    if not is_lan(req.client_addr[0]):
+    if not is_lan(req.client_addr[0]) or not local_host(req.headers.get("Host") or ""):
         return html(plain_page("Not here", "Set the password from the home network."), 403)
     note = "Choose the password for this page (at least %d characters)." % gate_auth.min_length
     if req.method == "GET":

@@ -402,3 +402,28 @@ def test_address_set_after_start():
     assert parse(data).vias()[0].startswith(b"SIP/2.0/UDP 192.168.1.51:5070;branch=z9hG4bKhg")
     back, dest = only(proxy.handle(answer(data, 200, b"OK"), PROVIDER, NOW))
     assert dest == ATA
+
+
+def test_receive_buffer_views_accepted():
+    proxy = make_proxy()
+    buf = bytearray(4096)
+    data = inbound_invite()
+    buf[: len(data)] = data
+    view = memoryview(buf)
+    out = proxy.handle(view[: len(data)], PROVIDER, NOW)
+    buf[:10] = b"XXXXXXXXXX"  # the buffer is reused for the next datagram
+    fwd, dest = only(out)
+    assert dest == ATA and parse(fwd).method == b"INVITE"
+    buf[:4] = b"\r\n\r\n"
+    assert not proxy.handle(view[:4], PROVIDER, NOW)
+    assert proxy.stats["keepalives"] == 1
+    assert not proxy.handle(bytearray(b"\r\n"), ATA, NOW)
+    assert proxy.stats["keepalives"] == 2
+    assert not proxy.handle(view[:0], PROVIDER, NOW)
+
+
+def test_bad_answer_code_from_gate_still_a_valid_response():
+    proxy = make_proxy(Verdict(ANSWER, 0, ""))
+    out, dest = only(proxy.handle(inbound_invite(), PROVIDER, NOW))
+    got = parse(out)
+    assert got.status == 480 and got.reason == b"Rejected"

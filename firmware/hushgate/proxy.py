@@ -207,9 +207,14 @@ class Proxy:
     def _handle(self, data, source, now_ms):
         stats = self.stats
         n = len(data)
-        if n <= 4 and not data.strip():
-            stats["keepalives"] += 1  # CRLF keep-alive pings (RFC 5626)
-            return _NOTHING
+        if n <= 4:
+            # CRLF keep-alive pings (RFC 5626); data may be a memoryview: no strip()
+            for k in range(n):
+                if data[k] != 13 and data[k] != 10 and data[k] != 32:
+                    break
+            else:
+                stats["keepalives"] += 1
+                return _NOTHING
         ata = self.ata
         from_ata = ata is not None and source[0] == ata[0]
         if not from_ata and not self.gate.admit(source[0], now_ms):
@@ -299,6 +304,8 @@ class Proxy:
                 return _NOTHING
             stats["answered"] += 1
             text = reason.encode() if isinstance(reason, str) else reason
+            if not (isinstance(code, int) and 300 <= code <= 699):
+                code = 480  # a gate's slip must not put a bad status line on the wire
             return [(sip.response(msg, code, text or b"Rejected", self._to_tag(msg)), source)]
         if action != _FORWARD:
             stats["dropped_gate"] += 1

@@ -22,7 +22,8 @@ class Verdict:
 
 
 class StandInGate:
-    """Lets in-dialog requests and the provider's INVITEs through, drops the rest."""
+    """Lets in-dialog requests (of known dialogs) and the provider's initial INVITEs
+    through, drops the rest."""
 
     def __init__(self, verdict=None):
         self.verdict = verdict or Verdict(FORWARD)
@@ -37,8 +38,8 @@ class StandInGate:
 
     def decide(self, msg, source, now_ms, in_dialog):
         self.decided.append((msg.method, in_dialog))
-        if in_dialog:
-            return Verdict(FORWARD)
+        if msg.name_addr(b"to").tag or msg.method in (b"ACK", b"BYE", b"CANCEL"):
+            return Verdict(FORWARD) if in_dialog else Verdict(DROP, 0, "not in dialog")
         if msg.method == b"INVITE" and source[0] == PROVIDER[0]:
             return self.verdict
         return Verdict(DROP, 0, "stranger")
@@ -206,6 +207,9 @@ def test_retransmitted_invite_forwarded_identically_gate_asked_once():
     assert first == again
     assert proxy.gate.decided == [(b"INVITE", False)]
     assert proxy.stats["retransmissions"] == 1
+    # a copy of it from another source is no retransmission: it meets the gate
+    assert not proxy.handle(invite, SCANNER, NOW + 600)
+    assert proxy.gate.decided == [(b"INVITE", False), (b"INVITE", True)]
 
 
 def test_rejected_invite_same_answer_on_retransmission():

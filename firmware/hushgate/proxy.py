@@ -169,7 +169,7 @@ class Proxy:
             "dropped_memory": 0,
         }
         self._dialogs = {}  # Call-ID -> [expiry ticks, origin]
-        self._verdicts = {}  # Call-ID -> [expiry ticks, CSeq, branch hash, action, code, reason]
+        self._verdicts = {}  # Call-ID -> [expiry, CSeq, branch hash, action, code, reason, ip]
         self._lanes = array("i", (0, 0))
         self._hashed = None  # the message whose branch hash _lanes holds
         self._via = array("H", _V_ZEROS)
@@ -274,7 +274,9 @@ class Proxy:
         if seen is not None and ticks_diff(now_ms, seen[0]) >= 0:
             del self._verdicts[call_id]
             seen = None
-        if seen is not None and seen[1] == msg.cseq_num:
+        # The same transaction from the same source only: a copy sent from elsewhere
+        # meets the gate like any other request.
+        if seen is not None and seen[1] == msg.cseq_num and seen[6] == source[0]:
             branch = self._branch_hash(msg)
             if method == b"INVITE" and to_tag is None and seen[2] == branch:
                 stats["retransmissions"] += 1
@@ -293,7 +295,7 @@ class Proxy:
         verdict = self.gate.decide(msg, source, now_ms, in_dialog)
         action = verdict.action
         if method == b"INVITE" and to_tag is None:
-            self._keep_verdict(msg, call_id, now_ms, action, verdict.code, verdict.reason)
+            self._keep_verdict(msg, call_id, source, now_ms, verdict)
         return self._act(msg, source, now_ms, action, verdict.code, verdict.reason, in_dialog)
 
     def _act(self, msg, source, now_ms, action, code, reason, in_dialog):
@@ -471,7 +473,7 @@ class Proxy:
         _mix(msg._b, msg._vs(i), msg._ve(i), lanes)
         return b"hg%06x%06x" % (lanes[0], lanes[1])
 
-    def _keep_verdict(self, msg, call_id, now_ms, action, code, reason):
+    def _keep_verdict(self, msg, call_id, source, now_ms, verdict):
         table = self._verdicts
         if call_id not in table and len(table) >= self.verdicts_max:
             _evict(table, now_ms)
@@ -479,9 +481,10 @@ class Proxy:
             ticks_add(now_ms, self.verdict_ms),
             msg.cseq_num,
             self._branch_hash(msg),
-            action,
-            code,
-            reason,
+            verdict.action,
+            verdict.code,
+            verdict.reason,
+            source[0],
         ]
 
     def _remember(self, call_id, origin, now_ms, ms, create):

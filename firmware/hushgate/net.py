@@ -384,7 +384,7 @@ def reset_after(state_dir, reason):
 
 
 def watchdog(timeout_ms):
-    """Factory for panel.Watchdog: the hardware watchdog."""
+    """The hardware watchdog (machine.WDT), for the app to feed."""
     import machine
 
     return machine.WDT(timeout=timeout_ms)

@@ -5,6 +5,7 @@ installs them all) and skip otherwise, saying what to install.
 """
 
 import os
+import shutil
 
 import peers
 import pytest
@@ -48,9 +49,17 @@ def net():
 
 
 @pytest.fixture
-def folder(tmp_path):
-    """The test's folder: configs, logs, sipp's CSVs. Printed when a test fails."""
-    return str(tmp_path)
+def folder(request):
+    """The test's folder: configs, logs, sipp's CSVs; kept after the run (until the
+    same test runs again) and named when a test fails. HUSHGATE_E2E_ARTIFACTS moves it
+    (default host_tests/artifacts/e2e, ignored by git)."""
+    base = os.environ.get("HUSHGATE_E2E_ARTIFACTS") or os.path.join(
+        peers.ROOT, "host_tests", "artifacts", "e2e"
+    )
+    path = os.path.join(base, request.node.name.replace("/", "_"))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
 
 
 @pytest.fixture

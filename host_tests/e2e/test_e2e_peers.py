@@ -119,6 +119,21 @@ def test_outgoing_call_from_the_ata(provider, start_ata, caller, net):
     assert provider.requests("INVITE", src=net.ata)
 
 
+def test_outgoing_call_hung_up_by_the_far_end(provider, start_ata, caller, net):
+    ata = start_ata()
+    wait_registered(provider, ata)
+    keys = call_keys(net, None)
+    handle = caller.start("uas_bye", keys=keys, extra=["-s", net.caller_user, "-d", "1000"])
+    caller.wait_ready()
+    since = time.monotonic()
+    ata.dial("sip:%s@%s" % (net.caller_user, net.provider))
+    ata.wait_event("CALL_ESTABLISHED", 10, since)
+    result = caller.result(handle, 15)
+    assert (result.successful, result.failed) == (1, 0), result
+    assert ata.wait_event("CALL_CLOSED", 5, since)
+    assert any(first.startswith("BYE ") for _, first in ata.sip_received())
+
+
 def test_reject_check_tells_codes_apart(provider, caller, net):
     unknown = ["-s", "9999"]
     right = caller.run("uac_reject", keys=call_keys(net, None), extra=unknown, subst={"code": 404})

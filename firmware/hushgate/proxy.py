@@ -450,8 +450,11 @@ class Proxy:
         lanes[1] = 7
         i = msg._index(b"via", 0)
         vs = msg._vs(i)
-        _mix(b, vs, _list_item_end(b, vs, msg._ve(i)), lanes)
-        cookie = b.find(_MAGIC, vs, msg._ve(i)) >= 0
+        ve = _list_item_end(b, vs, msg._ve(i))
+        while ve > vs and _LWS[b[ve - 1]]:
+            ve -= 1
+        _mix(b, vs, ve, lanes)
+        cookie = b.find(_MAGIC, vs, ve) >= 0
         i = msg._index(b"call-id", 0)
         _mix(b, msg._vs(i), msg._ve(i), lanes)
         i = msg._index(b"cseq", 0)

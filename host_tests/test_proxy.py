@@ -431,3 +431,15 @@ def test_bad_answer_code_from_gate_still_a_valid_response():
     out, dest = only(proxy.handle(inbound_invite(), PROVIDER, NOW))
     got = parse(out)
     assert got.status == 480 and got.reason == b"Rejected"
+
+
+def test_ack_of_a_failed_outgoing_call_keeps_the_invite_branch():
+    proxy = make_proxy()
+    inv = ata_request(b"INVITE", call_id=b"busy-1")
+    fwd, _ = only(proxy.handle(inv, ATA, NOW))
+    back, dest = only(proxy.handle(answer(fwd, 486, b"Busy Here", b"far"), PROVIDER, NOW + 5))
+    assert dest == ATA and parse(back).status == 486
+    ack = ata_request(b"ACK", call_id=b"busy-1", to_tag=b"far")  # same Via branch as its INVITE
+    out, dest = only(proxy.handle(ack, ATA, NOW + 6))
+    assert dest == PROVIDER
+    assert parse(out).vias()[0] == parse(fwd).vias()[0]

@@ -285,3 +285,20 @@ def test_scanner_captures_parse():
         msg = parse(read(SCANNERS + name))
         assert msg.method in (b"OPTIONS", b"REGISTER", b"INVITE"), name
         assert msg.name_addr(b"from") is not None
+
+
+def test_header_line_limit():
+    many = INVITE.replace(b"Contact:", b"X-A: 1\r\n" * 30 + b"Contact:")
+    assert parse(many).get_all(b"x-a") == [b"1"] * 30
+    old = sip.Message.max_headers
+    sip.Message.max_headers = 20
+    try:
+        assert raises(many)
+        assert parse(INVITE).method == b"INVITE"
+    finally:
+        sip.Message.max_headers = old
+    sip.Message.max_headers = 200  # raised: the zero template grows with it
+    try:
+        assert len(parse(many.replace(b"X-A: 1\r\n", b"X-A: 1\r\n" * 5)).get_all(b"X-A")) == 150
+    finally:
+        sip.Message.max_headers = old

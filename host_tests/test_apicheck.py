@@ -44,6 +44,16 @@ def first(data):
     return d.get("a", 0), data.split(b",")[0].hex(), sorted([2, 1], key=None)
 
 
+class Page:
+    # a method of ours may share a name with a CPython-only one
+    def title(self):
+        return "x"
+
+
+def heading(page):
+    return page.title()
+
+
 def save(path, value):
     try:
         os.stat(path)
@@ -97,6 +107,13 @@ def test_str_casefold_fails(tmp_path):
     assert "firmware/hushgate/mod.py:2:" in out and "casefold" in out
     assert "esp32" in out and "rp2" in out
     assert "apicheck: FAIL" in out
+
+
+def test_casefold_on_an_untyped_value_fails(tmp_path):
+    # mypy cannot know `name` is a str; the method's name alone gives it away
+    code, out = run(firmware(tmp_path, "def f(name):\n    return name.casefold()\n"))
+    assert code == 1, out
+    assert "firmware/hushgate/mod.py:2: `.casefold()` is CPython's (str)" in out
 
 
 def test_import_dataclasses_fails(tmp_path):

@@ -416,6 +416,60 @@ class Module:
             ):
                 yield node.lineno, aliases[node.value.id], node.attr
 
+    def method_calls(self):
+        """(line, name) of every `value.name(...)` call whose value is not a module."""
+        modules = {module for _line, module, _attr in self.module_attributes()}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                value = node.func.value
+                if isinstance(value, ast.Name) and value.id in modules:
+                    continue
+                yield node.lineno, node.func.attr
+
+    def defined_names(self):
+        """Every name this file defines: functions, classes, attributes it assigns."""
+        names = set()
+        for node in ast.walk(self.tree):
+            name = _defined_name(node)
+            if name:
+                names.add(name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+        return names
+
+
+def cpython_only_methods(members, vm, defined):
+    """{method: [types]}: what CPython's built-in types have and MicroPython's don't.
+
+    mypy finds `"x".casefold()`; this finds `value.casefold()` on an untyped value,
+    for the names no MicroPython built-in type and nothing of ours (`defined`) has.
+    """
+    everywhere = set()
+    for names in vm["types"].values():
+        everywhere.update(names)
+    found = {}
+    for type_name, names in sorted(members.items()):
+        for name in names:
+            if name not in everywhere and name not in defined:
+                found.setdefault(name, []).append(type_name)
+    return found
+
+
+def stub_names(folder):
+    """Every name defined in the .pyi files of a stub folder."""
+    names = set()
+    for base, _dirs, files in os.walk(folder):
+        for entry in files:
+            if entry.endswith(".pyi"):
+                try:
+                    with open(os.path.join(base, entry)) as f:
+                        tree = ast.parse(f.read())
+                except (OSError, SyntaxError, ValueError):
+                    continue
+                names.update(_defined_name(n) for n in ast.walk(tree))
+    names.discard(None)
+    return names
+
 
 def local_modules(roots):
     """Top-level module names the checked trees provide themselves."""
@@ -430,8 +484,11 @@ def local_modules(roots):
     return names
 
 
-def check_syntax_tree(modules, target, local, board_modules, stdlib_modules, vm):
-    """Imports and module attributes: a list of (file, line, message, target)."""
+def check_syntax_tree(modules, target, local, board_modules, stdlib_modules, vm, cpython_only):
+    """Imports, module attributes, CPython-only method names.
+
+    Returns a list of (file, line, message, target).
+    """
     problems = []
 
     def exists(module):
@@ -475,6 +532,14 @@ def check_syntax_tree(modules, target, local, board_modules, stdlib_modules, vm)
             have = checked_names(module)
             if have is not None and attr not in have:
                 problems.append((m.shown, line, "`%s.%s` does not exist" % (module, attr), target))
+        for line, name in m.method_calls():
+            if line in m.guarded or name not in cpython_only:
+                continue
+            message = "`.%s()` is CPython's (%s): no MicroPython built-in type has it" % (
+                name,
+                ", ".join(cpython_only[name]),
+            )
+            problems.append((m.shown, line, message, target))
     return problems
 
 
@@ -608,6 +673,17 @@ def check(root, verbose=False, stubs_cache=None):
 
     One line per place and finding, naming the targets that lack it.
     """
+    # A private folder per run: two checks of one tree may run at once.
+    runs = os.path.join(os.path.abspath(root), "build", "apicheck")
+    os.makedirs(runs, exist_ok=True)
+    work_root = tempfile.mkdtemp(prefix="run-", dir=runs)
+    try:
+        return _check(root, verbose, stubs_cache, work_root)
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
+
+
+def _check(root, verbose, stubs_cache, work_root):
     root = os.path.abspath(root)
     build = os.path.join(root, "build")
     stubs_cache = os.path.abspath(stubs_cache or os.path.join(build, "stubs"))
@@ -647,11 +723,15 @@ def check(root, verbose=False, stubs_cache=None):
         % (sum(1 for v in vm["modules"].values() if v), len(wanted)),
     )
 
-    work_root = os.path.join(build, "apicheck")
-    os.makedirs(work_root, exist_ok=True)
     lib = shipped_libraries(work_root)
     local = local_modules([firmware] + [f for f, _ in boards.values()])
     own_classes = class_names([m.path for m in every] + (python_files(lib) if lib else []))
+    defined = set()
+    for m in every + [Module(p, p) for p in (python_files(lib) if lib else [])]:
+        defined |= m.defined_names()
+    for package in STUB_PACKAGES.values():
+        defined |= stub_names(installed_stubs(package, versions[package], stubs_cache))
+    cpython_only = cpython_only_methods(members, vm, defined)
 
     problems = []
     for target in ("esp32", "rp2", "unix"):
@@ -674,7 +754,9 @@ def check(root, verbose=False, stubs_cache=None):
             verbose,
             "%s: %d files (boards: %s)" % (target, len(reported), ", ".join(chosen) or "-"),
         )
-        problems += check_syntax_tree(reported, target, local, board_names, stdlib_modules, vm)
+        problems += check_syntax_tree(
+            reported, target, local, board_names, stdlib_modules, vm, cpython_only
+        )
 
         work = os.path.join(work_root, target)
         os.makedirs(work, exist_ok=True)
@@ -717,8 +799,20 @@ def check(root, verbose=False, stubs_cache=None):
             own_classes,
             keyword_calls,
         )
-    targets = {}
+    # The method-name finding is only for what mypy could not see.
+    seen_by_mypy = {(p, line, msg) for p, line, msg, _t in problems if msg.endswith("]")}
+    kept = []
     for shown_path, line, message, target in problems:
+        if message.startswith("`.") and "()` is CPython's" in message:
+            name = message[2 : message.index("(")]
+            if any(
+                (shown_path, line) == (p, n) and ('"%s"' % name) in msg
+                for p, n, msg in seen_by_mypy
+            ):
+                continue
+        kept.append((shown_path, line, message, target))
+    targets = {}
+    for shown_path, line, message, target in kept:
         key = (shown_path, line, message)
         if target not in targets.setdefault(key, []):
             targets[key].append(target)

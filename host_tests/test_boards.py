@@ -26,6 +26,8 @@ CONTRACT = [
     "online",
     "watchdog",
     "tasks",
+    "restart",
+    "last_reset",
 ]
 
 # What docs/boards.md promises for each Ethernet board's PHY.

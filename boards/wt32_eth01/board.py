@@ -25,3 +25,5 @@ network_up = _board.network_up
 online = _board.online
 watchdog = _board.watchdog
 tasks = _board.tasks
+restart = _board.restart
+last_reset = _board.last_reset

@@ -524,8 +524,13 @@ class Board:
                 self.restart("network address is now %s (was %s)" % (ip, self._bound_ip))
 
     def restart(self, reason):
+        """Note why, then reset the board (the app's supervisor may call it too)."""
         _say("net: restarting: " + reason)
         reset_after(self.state_dir, reason)
+
+    def last_reset(self):
+        """Why the board last reset: {"cause": ..., "reason": noted text or None}; once."""
+        return last_reset(self.state_dir)
 
     def tasks(self):
         return [("ntp", self.clock.run), ("link", self.keep_link)]

@@ -28,8 +28,8 @@ _MORNING = const(420)  # 07:00: the end of "quiet until morning" without a sched
 _DIALOG_METHODS = (b"ACK", b"CANCEL", b"BYE", b"PRACK", b"UPDATE")
 # Requests a phone never receives: from the provider too they are dropped.
 _NOT_FOR_PHONE = (b"REGISTER", b"SUBSCRIBE", b"PUBLISH")
-# SDP session names of scanning tools (SIPVicious's svwar writes "s=svwar").
-_SDP_SCANNERS = (b"svwar", b"svmap", b"svcrack", b"sipvicious", b"friendly-scanner")
+# SDP session lines of scanning tools (SIPVicious's svwar writes "s=svwar").
+_SDP_SCANNERS = (b"\ns=svwar\r", b"\ns=sipvicious\r", b"\ns=friendly-scanner\r")
 _DISPLAY_SCANNERS = ("sipvicious", "friendly-scanner")
 
 
@@ -80,21 +80,6 @@ def _vicious_tag(tag):
         if c < 0x20 or c > 0x7E:
             return False
     return True
-
-
-def _sdp_session_name(body):
-    if not body:
-        return None
-    body = bytes(body)
-    i = 0 if body[:2] == b"s=" else body.find(b"\ns=")
-    if i < 0:
-        return None
-    if i:
-        i += 1
-    end = i + 2
-    while end < len(body) and body[end] not in b"\r\n":
-        end += 1
-    return body[i + 2 : end].strip()
 
 
 def _hhmm(minutes):
@@ -341,9 +326,12 @@ class Gate:
             tag = frm.tag
             if tag and _vicious_tag(bytes(tag)):
                 return "SIPVicious tag"
-        session = _sdp_session_name(msg.body)
-        if session and session.lower() in _SDP_SCANNERS:
-            return "SDP s=" + session.decode()
+        body = msg.body
+        if body:
+            body = bytes(body).lower()
+            for line in _SDP_SCANNERS:
+                if line in body:
+                    return "SDP s=" + line[3:-1].decode()
         return None
 
     # ---- quiet ----------------------------------------------------------------------------

@@ -364,3 +364,18 @@ def test_boot_without_network_restarts_once_it_comes(fake_hardware):
     assert asyncio.run(board.network_up({}, log=None)) is None
     assert board.options()["listen"] == ("0.0.0.0", 5060)
     assert run_link(board, 3) == ["network address is now 192.168.1.50 (was None)"]
+
+
+def test_restart_notes_the_reason_for_after_the_boot(fake_hardware, tmp_path):
+    from hushgate import net
+
+    machine, _network = fake_hardware
+    resets = []
+    machine.reset = lambda: resets.append(True)
+    machine.reset_cause = lambda: 3
+    machine.WDT_RESET = 3
+    board = net.Board("x", None, led_pin=2, button_pin=0, state_dir=str(tmp_path))
+    board.restart("task sip failed 21 times")
+    assert resets == [True]
+    assert board.last_reset() == {"cause": "watchdog", "reason": "task sip failed 21 times"}
+    assert board.last_reset()["reason"] is None  # shown once, after that boot

@@ -60,6 +60,7 @@ def options(argv=None):
                 opts["state"] = value
             elif flag == "--clock" and value == "unset":
                 opts["clock"] = False
+                clock.known = False
             else:
                 raise ValueError(flag)
             i += 2
@@ -138,6 +139,7 @@ class Button:
 
 led = Led()
 button = Button()
+clock = Clock()
 
 
 def watchdog(timeout_ms):

@@ -5,12 +5,12 @@ import asyncio
 import gc
 import sys
 
-from hushgate import calllog, config, gate, proxy, udp
+from hushgate import calllog, configfile, gate, proxy, udp
 from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
 
 _RESOLVE_EVERY_S = const(300)
 _RESOLVE_RETRY_S = const(15)
-_COUNTERS_EVERY_S = const(1800)
+_COUNTERS_CHECK_S = const(60)  # the call log decides when a write is due
 _SUPERVISE_MS = const(1000)
 _RESTART_BACKOFF_MS = const(2000)
 _WATCHDOG_MS = const(8000)
@@ -37,6 +37,24 @@ class Clock:
         return self._board.utc()
 
 
+class _ConsoleCallLog(calllog.CallLog):
+    """The call log, with a line on the console per call attempt."""
+
+    tz = None  # set by the app: local time for the line
+
+    def record(self, utc, number, name, source_ip, verdict):
+        entry = super().record(utc, number, name, source_ip, verdict)
+        when = "clock unset"
+        if utc is not None and self.tz is not None:
+            t = self.tz.localtime(utc)
+            when = "%04d-%02d-%02d %02d:%02d:%02d" % t[:6]
+        log(
+            "call: %s from %s %r at %s: %s (%s)"
+            % (when, number or "anonymous", name or "", source_ip, entry["kind"], verdict.reason)
+        )
+        return entry
+
+
 class App:
     # Tasks restarted more often than this are reported as failing on the web page.
     max_restarts = 20
@@ -45,19 +63,26 @@ class App:
         self.board = board
         self.opts = opts
         self.started_ms = ticks_ms()
-        self.store = config.Store(opts["state"])
+        self.store = configfile.Store(opts["state"])
+        storage = self.store.storage
+        first_boot = storage.read(configfile.FILE) is None
+        first_boot = first_boot and storage.read(configfile.FILE + ".bak") is None
         cfg, problems = self.store.load()
-        self.config_problems = problems
-        for problem in problems:
-            log("config: %s" % problem)
         for key in ("ata", "provider"):
             if opts.get(key):
                 cfg[key] = opts[key]
+        if first_boot:
+            # A new state folder gets a config.json to edit, with the command line's
+            # addresses in it; that is a start, not a problem to show on the LED.
+            log("config: new %s/config.json with the defaults" % opts["state"])
+            cfg = self.store.save(cfg)
+            problems = []
+        self.config_problems = problems
+        for problem in problems:
+            log("config: %s" % problem)
         self.config = cfg
         self.clock = Clock(board.clock)
-        self.log = calllog.CallLog()
-        self.log.load_counters(self.store)
-        self.log.on_record = self._log_call
+        self.log = _ConsoleCallLog(self.store)
         self.gate = gate.Gate(cfg, self.log, self.clock)
         me = opts["listen"]
         self.proxy = proxy.Proxy(me, self.gate)
@@ -66,7 +91,7 @@ class App:
         self.tasks = {}
         self.finished = set()
         self.last_error = None
-        self.tz = self.gate.tz
+        self.tz = self.log.tz = self.gate.tz
         self.state_dir = opts["state"]
 
     # -- what the web page and the panel see -------------------------------------
@@ -79,26 +104,13 @@ class App:
         return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
 
     def apply(self, cfg):
-        """A validated config becomes live and is saved."""
-        self.store.save(cfg)
+        """A config becomes live once saved; raises ValueError listing its mistakes."""
+        cfg = self.store.save(cfg)
         self.config = cfg
         self.gate.configure(cfg)
-        self.tz = self.gate.tz
+        self.tz = self.log.tz = self.gate.tz
         self._set_ata()
         self._resolve_provider()
-
-    def _log_call(self, entry):
-        log(
-            "call: %s from %s %r at %s: %s (%s)"
-            % (
-                entry.get("time_text", ""),
-                entry.get("number") or "anonymous",
-                entry.get("name") or "",
-                entry.get("source", ""),
-                entry.get("verdict", ""),
-                entry.get("reason", ""),
-            )
-        )
 
     # -- addresses ---------------------------------------------------------------
 
@@ -154,8 +166,8 @@ class App:
 
     async def counters(self):
         while True:
-            await asyncio.sleep(_COUNTERS_EVERY_S)
-            self.log.save_counters(self.store)
+            await asyncio.sleep(_COUNTERS_CHECK_S)
+            self.log.tick(ticks_ms())
 
     async def web(self):
         from hushgate import web
@@ -230,7 +242,7 @@ class App:
         return True
 
     def stop(self):
-        self.log.save_counters(self.store)
+        self.log.save()
         if self.endpoint is not None:
             self.endpoint.close()
         log("hushgate: stopped")

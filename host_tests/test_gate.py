@@ -223,7 +223,7 @@ def test_call_sequences():
             if got != expected:
                 failures.append("%s: %s: got %r" % (what, step, got))
             steps += 1
-    assert steps == 33, steps
+    assert steps == 40, steps
     assert not failures, "\n".join(failures)
 
 

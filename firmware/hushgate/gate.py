@@ -98,6 +98,7 @@ class Gate:
         self.limiter = Limiter(config["sources_tracked"])
         self.quiet_mode = QUIET_OFF
         self._quiet_until = None  # utc at which QUIET_UNTIL_MORNING ends, once known
+        self._quiet_from = None  # utc it was switched on, if the clock was known
         self._dns = []
         self._learned = []
         self._provider = {}
@@ -142,7 +143,10 @@ class Gate:
         resize = getattr(self.calllog, "resize", None)
         if resize is not None:
             resize(config["call_log_size"])
-        self._quiet_until = None  # the schedule may have moved "morning"
+        # The schedule may have moved "morning": count again from the press.
+        self._quiet_until = None
+        if self.quiet_mode == QUIET_UNTIL_MORNING and self._quiet_from is not None:
+            self._quiet_until = self._morning(self._quiet_from)
 
     def _patterns(self, items):
         out = []
@@ -410,6 +414,7 @@ class Gate:
         if utc is None:
             utc = self.clock.utc()
         self.quiet_mode = mode
+        self._quiet_from = utc
         self._quiet_until = None
         if mode == QUIET_UNTIL_MORNING and utc is not None:
             self._quiet_until = self._morning(utc)
@@ -419,6 +424,8 @@ class Gate:
         mode = self.quiet_mode
         if mode == QUIET_UNTIL_MORNING and utc is not None:
             if self._quiet_until is None:
+                # Switched on before the clock was set: morning counts from now.
+                self._quiet_from = utc
                 self._quiet_until = self._morning(utc)
             if utc >= self._quiet_until:
                 self.quiet_mode = mode = QUIET_OFF

@@ -155,9 +155,20 @@ def installed_stubs(package, version, cache):
         )
     with open(os.path.join(work, ".complete"), "w") as f:
         f.write("%s==%s\n" % (package, version))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(work, folder)
+    _settle(work, folder)
     return folder
+
+
+def _settle(work, final):
+    """Move a finished folder into place; if a concurrent run got there first, keep theirs."""
+    try:
+        os.rename(work, final)
+    except OSError:
+        if not os.path.exists(os.path.join(final, ".complete")):
+            shutil.rmtree(final, ignore_errors=True)
+            os.rename(work, final)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def stub_modules(folder):
@@ -330,8 +341,7 @@ def narrowed_typeshed(stdlib_pkg, vm, cache):
         f.write(narrow_builtins(source, vm))
     with open(os.path.join(out, ".complete"), "w") as f:
         f.write(stdlib_pkg + "\n")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(out, final)
+    _settle(out, final)
     for entry in os.listdir(cache):  # earlier narrowings, no longer asked for
         if entry.startswith("typeshed-") and os.path.join(cache, entry) != final:
             shutil.rmtree(os.path.join(cache, entry), ignore_errors=True)

@@ -5,7 +5,7 @@
 # reboot through the state folder, written at most every save_every_ms because
 # flash wears out.
 from hushgate import config as _config
-from hushgate.compat import ticks_diff
+from hushgate.compat import const, ticks_diff
 
 _ACTIONS = ("forward", "answer", "drop")
 # A verdict's kind: what the call counts as. Kinds other than "rang" mean the
@@ -13,7 +13,16 @@ _ACTIONS = ("forward", "answer", "drop")
 KINDS = ("rang", "blocked", "quiet", "scanner")
 _SILENT = ("blocked", "quiet", "scanner")
 
-_ID, _UTC, _NUMBER, _NAME, _SOURCE, _ACTION, _CODE, _REASON, _KIND = range(9)
+# Fields of an entry (a tuple: cheaper than a dict or an object per call).
+_ID = const(0)
+_UTC = const(1)
+_NUMBER = const(2)
+_NAME = const(3)
+_SOURCE = const(4)
+_ACTION = const(5)
+_CODE = const(6)
+_REASON = const(7)
+_KIND = const(8)
 
 
 def _short(text, limit):

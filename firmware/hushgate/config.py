@@ -3,6 +3,7 @@
 # Validation, migration and the atomic file store live in hushgate/configfile.py and
 # are loaded on first use (config.validate, config.Store, ... still work): the gate
 # and the panel need only what is here, and a 110 KB heap notices the difference.
+from hushgate.compat import const
 
 VERSION = 1
 
@@ -55,7 +56,7 @@ DEFAULTS = {
     "call_log_size": 50,
 }
 
-_MAX_TEXT = 64  # characters in one number pattern
+_MAX_TEXT = const(64)  # characters in one number pattern
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_WORDS = {

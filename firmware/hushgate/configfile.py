@@ -6,6 +6,7 @@
 # between any two steps and check that the old or the new file survives.
 import json
 
+from hushgate.compat import const
 from hushgate.config import (
     DEFAULTS,
     VERSION,
@@ -18,18 +19,8 @@ from hushgate.config import (
 )
 
 FILE = "config.json"
-_MAX_LIST = 100  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
-_MAX_TEXT = 64  # characters in one pattern, name or address
-
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_WORDS = {
-    "daily": 0x7F,
-    "everyday": 0x7F,
-    "every day": 0x7F,
-    "weekdays": 0x1F,
-    "weekend": 0x60,
-    "weekends": 0x60,
-}
+_MAX_LIST = const(100)  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
+_MAX_TEXT = const(64)  # characters in one pattern, name or address
 
 
 def _show(value):

@@ -6,16 +6,16 @@
 # source empties its bucket, and one shared bucket for all untrusted traffic so a
 # flood from ever-new (spoofed) addresses neither churns the table nor eats the
 # CPU. Refusing a datagram allocates nothing: a flood costs one dict look-up.
-from hushgate.compat import ticks_diff
+from hushgate.compat import const, ticks_diff
 from hushgate.config import in_networks
 
-_TOKEN = 1000  # one datagram, in milli-tokens: integer arithmetic, no floats
+_TOKEN = const(1000)  # one datagram, in milli-tokens: integer arithmetic, no floats
 
 # Slot states.
-_FREE = 0
-_OK = 1
-_BANNED = 2
-_TRUSTED = 3  # a trusted network: never limited
+_FREE = const(0)
+_OK = const(1)
+_BANNED = const(2)
+_TRUSTED = const(3)  # a trusted network: never limited
 
 
 class Limiter:

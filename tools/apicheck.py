@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that the firmware uses only what the boards have.
 
-    python tools/apicheck.py [--root DIR] [-v]
+    python tools/apicheck.py [--root DIR] [--stubs-cache DIR] [-v]
 
 Checks firmware/ and boards/*/ for three targets: esp32 and rp2 (against the pinned
 PyPI stub packages micropython-esp32-stubs / micropython-rp2-stubs) and unix (the
@@ -18,10 +18,12 @@ How: the stdlib stubs (micropython-stdlib-stubs) still describe CPython's builti
 so a copy of them is narrowed to what the real MicroPython VM reports (`dir()` of
 each built-in type and module, asked from the `micropython` command) and mypy
 type-checks the code against that copy plus the board's stubs. Only mypy's
-"does it exist" findings count (attr-defined, name-defined, call-arg); types are
-not the point. Imports and module attributes are checked from the syntax tree.
-Code guarded for feature detection (a `try:` with `except ImportError` or
-`except AttributeError`) may use what a target lacks.
+"does it exist" findings count (attr-defined, name-defined, call-arg, and
+call-overload for calls with keywords); types are not the point. Imports, module
+attributes and calls of CPython-only method names (`value.casefold()` on an
+untyped value) are checked from the syntax tree. Code guarded for feature
+detection (a `try:` with `except ImportError`, `AttributeError` or `NameError`)
+may use what a target lacks. docs/apicheck.md has the details and the limits.
 
 Stub packages are installed with pip into build/stubs/<package>-<version>/ the
 first time (versions pinned in requirements-test.txt) and reused after that.
@@ -147,7 +149,11 @@ def installed_stubs(package, version, cache):
     work = tempfile.mkdtemp(prefix=".install-", dir=cache)
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile"]
     cmd += ["--target", work, "%s==%s" % (package, version)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(work, ignore_errors=True)
+        raise CheckError("pip did not install %s==%s within 600 s" % (package, version))
     if proc.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)
         raise CheckError(
@@ -210,9 +216,17 @@ def probe_vm(modules, members):
     with tempfile.TemporaryDirectory() as tmp:
         # asyncio and friends are frozen into the VM; run away from any source tree
         # so that nothing local shadows the VM's own modules.
-        proc = subprocess.run(
-            [micropython, "-c", script], capture_output=True, text=True, env=env, cwd=tmp
-        )
+        try:
+            proc = subprocess.run(
+                [micropython, "-c", script],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired:
+            raise CheckError("micropython probe did not finish in 60 s")
     if proc.returncode != 0:
         raise CheckError("micropython probe failed:\n" + proc.stderr + proc.stdout)
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -697,7 +711,7 @@ def _check(root, verbose, stubs_cache, work_root):
     root = os.path.abspath(root)
     build = os.path.join(root, "build")
     stubs_cache = os.path.abspath(stubs_cache or os.path.join(build, "stubs"))
-    versions = pinned_versions(root)
+    versions = pinned_versions(ROOT)  # this repository's pins, whatever tree is checked
     firmware = os.path.join(root, "firmware")
     boards_dir = os.path.join(root, "boards")
     boards = {}

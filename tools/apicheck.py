@@ -722,7 +722,11 @@ def _check(root, verbose, stubs_cache, work_root):
                 boards[name] = (folder, board_target(name, folder))
 
     def load(path):
-        return Module(path, os.path.relpath(path, root))
+        try:
+            return Module(path, os.path.relpath(path, root))
+        except (SyntaxError, ValueError) as e:
+            where = os.path.relpath(path, root)
+            raise CheckError("%s:%s: not Python: %s" % (where, getattr(e, "lineno", "?"), e))
 
     firmware_modules = [load(p) for p in python_files(firmware)] if os.path.isdir(firmware) else []
     board_modules = {n: [load(p) for p in python_files(f)] for n, (f, _) in boards.items()}

@@ -187,6 +187,10 @@ def test_to_utc_round_trip_and_carry():
     assert tz.to_utc(2025, 1, 1, 0, 0) == NEW_YEAR_EVE
     assert tz.to_utc(2024, 12, 31, 24, 0) == NEW_YEAR_EVE
     assert tz.to_utc(2024, 12, 32, 0, 0) == NEW_YEAR_EVE
+    # minutes past the day carry over as wall-clock time (the gate counts week
+    # minutes from a local midnight), into a DST gap here: 02:30 -> 03:30 CEST
+    assert tz.to_utc(2024, 3, 30, 0, 1440 + 150) == CET_SPRING + 1800
+    assert tz.to_utc(2024, 3, 25, 0, 6 * 1440 + 180) == CET_SPRING
     assert TZ("UTC0").to_utc(2024, 7, 1, 12, 0) == MIDSUMMER
     assert TZ(SYDNEY).to_utc(2025, 1, 1, 10, 0) == NEW_YEAR_EVE
     for bad_month in (0, 13):

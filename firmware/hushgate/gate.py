@@ -208,7 +208,9 @@ class Gate:
         self.limiter.exempt(provider)
 
     def _from_provider(self, ip):
-        return ip in self._provider or _config.in_networks(ip, self._trusted)
+        if ip in self._provider:
+            return True
+        return bool(self._trusted) and _config.in_networks(ip, self._trusted)
 
     # ---- the pre-filter ---------------------------------------------------------------
 
@@ -222,14 +224,19 @@ class Gate:
         """The verdict for one inbound request (never a retransmission)."""
         method = msg.method
         ip = source[0]
-        to = msg.name_addr(b"to")
-        to_tag = to.tag if to is not None else None
-        if to_tag or method in _DIALOG_METHODS:
+        # A stranger's request outside any known dialog is the common case under
+        # a scan: refuse it before looking at any header.
+        if not in_dialog and not self._from_provider(ip):
+            self.calllog.count("unknown_source")
+            self.last_unknown_source = ip
+            return _UNKNOWN_SOURCE
+        if method in _DIALOG_METHODS or msg.name_addr(b"to").tag:
             if in_dialog:
                 return _IN_DIALOG
             self.calllog.count("not_in_dialog")
             return _NOT_IN_DIALOG
         if not self._from_provider(ip):
+            # Same Call-ID as a known dialog, but a new request from a stranger.
             self.calllog.count("unknown_source")
             self.last_unknown_source = ip
             return _UNKNOWN_SOURCE
@@ -314,19 +321,19 @@ class Gate:
         if ua:
             low = bytes(ua).lower()
             for prefix, name in self._uas:
-                if low[: len(prefix)] == prefix:
+                if low.startswith(prefix):
                     return name
         frm = msg.name_addr(b"from")
         for addr in (frm, msg.name_addr(b"to")):
-            if addr is None:
+            if addr is None or not addr.display:
                 continue
             display = addr.display.lower()
             for word in _DISPLAY_SCANNERS:
                 if word in display:
                     return word
-        if frm is not None:
-            if frm.display.lower() == "john doe" and frm.user == b"4000":
+            if display == "john doe" and addr is frm and frm.user == b"4000":
                 return "John Doe"
+        if frm is not None:
             tag = frm.tag
             if tag and _vicious_tag(bytes(tag)):
                 return "SIPVicious tag"

@@ -23,8 +23,10 @@ class Limiter:
     burst = 30  # datagrams one source may send at once
     per_second = 5  # ... and steadily after that
     ban_ms = 600000  # a source that empties its bucket is refused this long (0: no ban)
-    shared_burst = 200  # all untrusted sources together
-    shared_per_second = 100
+    # All untrusted sources together. Parsing one datagram costs a few tens of ms on
+    # an ESP32, so this is what keeps a scan from many addresses off the CPU.
+    shared_burst = 60
+    shared_per_second = 10
 
     def __init__(self, size=None, burst=None, per_second=None, ban_ms=None):
         self._built = None

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Memory budget: the firmware under real MicroPython with an ESP32-sized heap.
+
+Compiles the firmware as for a board (mpy-cross), then under
+`micropython -X heapsize=110k`: imports it module by module, starts the app with a
+stand-in board, pushes mixed datagrams (wanted calls, scanners, "John Doe", garbage)
+through the proxy, serves the status page, and reports the heap in use after
+import, at its peak and after the run, and its growth between the first and the
+last thousand datagrams. Also reports what the modules would cost loaded from a
+ROMFS image (execute in place, as frozen code would): the part of the import cost
+that is bytecode and would move to flash.
+
+Exits non-zero on a MemoryError, on growth, or on failed web requests.
+
+    .venv/bin/python tools/bench_memory.py [--heap 110k] [--datagrams 10000] [--pages 100]
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import build
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "tools", "bench")
+GOALS = {"after_import_own": 25 * 1024, "after_import_all": 60 * 1024, "peak": 85 * 1024}
+# Growth allowed between the first and the last thousand datagrams: one GC block of
+# noise from the collector's own bookkeeping, nothing that scales with traffic.
+GROWTH_SLACK = 64
+
+ROM_PROBE = """
+import gc, sys, vfs
+f = open(sys.argv[1], "rb"); image = f.read(); f.close()
+vfs.mount(vfs.VfsRom(image), "/rom")
+sys.path.insert(0, "/rom")
+gc.collect(); base = gc.mem_alloc()
+for name in sys.argv[2].split(","):
+    __import__(name)
+gc.collect(); print("rom_import", gc.mem_alloc() - base)
+"""
+
+
+def micropython():
+    return shutil.which("micropython", path=os.path.dirname(sys.executable))
+
+
+def run_mp(args, libdir, heap):
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", libdir, BENCH]))
+    cmd = [micropython(), "-X", "heapsize=" + heap] + args
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def parse(out):
+    figures = {}
+    for line in out.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key and value.lstrip("-").isdigit():
+            figures[key] = int(value)
+    return figures
+
+
+def rom_cost(libdir, heap, modules):
+    """Heap cost of importing modules from a ROMFS image (bytecode stays in the image)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src")
+        shutil.copytree(libdir, src)
+        image = os.path.join(tmp, "firmware.romfs")
+        subprocess.run(
+            [
+                os.path.join(os.path.dirname(sys.executable), "mpremote"),
+                "romfs",
+                "-o",
+                image,
+                "--no-mpy",
+                "build",
+                src,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        probe = os.path.join(tmp, "probe.py")
+        with open(probe, "w") as f:
+            f.write(ROM_PROBE)
+        # The image itself is read onto the heap here; on a board it stays in flash.
+        code, out = run_mp([probe, image, ",".join(modules)], os.path.join(tmp, "none"), "1m")
+        return parse(out).get("rom_import"), os.path.getsize(image)
+
+
+def kb(n):
+    return "%.1f KB" % (n / 1024.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heap", default="110k")
+    ap.add_argument("--datagrams", type=int, default=10000)
+    ap.add_argument("--pages", type=int, default=100)
+    args = ap.parse_args()
+
+    libdir = os.path.join(ROOT, "build", "bench-memory")
+    build.build("host", libdir)
+    with tempfile.TemporaryDirectory(prefix="hushgate-mem-") as state:
+        code, out = run_mp(
+            [os.path.join(BENCH, "memory_mp.py"), str(args.datagrams), str(args.pages), state],
+            libdir,
+            args.heap,
+        )
+    figures = parse(out)
+    print("MicroPython unix port, heap %s, modules compiled with mpy-cross" % args.heap)
+    for line in out.splitlines():
+        if line.startswith("import "):
+            name, _, value = line[7:].rpartition(" ")
+            print("  import %-22s %9s" % (name, kb(int(value))))
+    failures = []
+    if code != 0 or "MemoryError" in out:
+        failures.append("the run ended with exit %s:\n%s" % (code, out[-2000:]))
+    for key in ("after_import_own", "after_import_all", "after_start", "peak", "after_run"):
+        if key in figures:
+            goal = GOALS.get(key)
+            note = ""
+            if goal:
+                note = "goal <= %s: %s" % (kb(goal), "met" if figures[key] <= goal else "MISSED")
+            print("%-18s %9s   %s" % (key, kb(figures[key]), note))
+    marks = [figures[k] for k in sorted(figures) if k.startswith("datagrams_")]
+    if marks:
+        first = figures.get("datagrams_1000")
+        last = figures.get("datagrams_%d" % (1000 * len(marks)))
+        growth = last - first
+        print(
+            "heap after 1st / last thousand datagrams: %s / %s (growth %d bytes)"
+            % (kb(first), kb(last), growth)
+        )
+        if growth > GROWTH_SLACK:
+            failures.append("heap grew by %d bytes over %d datagrams" % (growth, args.datagrams))
+    if figures.get("web_errors"):
+        failures.append(
+            "%d of %d web requests failed"
+            % (figures["web_errors"], figures.get("web_requests", 0))
+        )
+    own = [
+        line[7:].rpartition(" ")[0]
+        for line in out.splitlines()
+        if line.startswith("import hushgate.")
+    ]
+    if own:
+        rom, image = rom_cost(libdir, args.heap, own)
+        if rom is not None and "after_import_own" in figures:
+            print(
+                "frozen/ROMFS estimate: own modules %s after import instead of %s "
+                "(%s of bytecode would stay in flash; image %s)"
+                % (
+                    kb(rom),
+                    kb(figures["after_import_own"]),
+                    kb(figures["after_import_own"] - rom),
+                    kb(image),
+                )
+            )
+    for failure in failures:
+        print("FAIL:", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,7 +16,8 @@ USAGE = """usage: tools/run [options]
   --web HOST:PORT       the web page (default 127.0.0.1:8080)
   --state DIR           folder for config.json and counters (default ./state)
   --clock unset         behave as a board before NTP answered (schedules off)
-stdin: "b" + Enter = short button press, "l" + Enter = long press (2.5 s)"""
+stdin: "b" + Enter = short button press, "l" + Enter = long press (2.5 s),
+       "m" + Enter = print the heap in use (after a collection)"""
 
 button_active_low = True
 # Short and long presses as the pin would see them; longer than the panel's debounce
@@ -135,8 +136,12 @@ class Button:
                 self.hold(True)
             elif word == b"":
                 self.hold(False)
+            elif word in commands:
+                commands[word]()
 
 
+# Other stdin words -> callables, registered by the app (e.g. b"m": print the heap).
+commands = {}
 led = Led()
 button = Button()
 clock = Clock()

@@ -103,6 +103,10 @@ class App:
         gc.collect()
         return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
 
+    def log_mem(self):
+        m = self.mem()
+        log("mem: alloc=%d free=%d" % (m["alloc"], m["free"]))
+
     def apply(self, cfg):
         """A config becomes live once saved; raises ValueError listing its mistakes."""
         cfg = self.store.save(cfg)
@@ -224,6 +228,10 @@ class App:
         self.start("counters", self.counters)
         self.start("web", self.web)
         self.start("panel", self.panel)
+        commands = getattr(board, "commands", None)  # the host board's console
+        if commands is not None:
+            commands[b"m"] = self.log_mem
+        self.log_mem()
         for name, factory in board.tasks():
             self.start(name, factory)
         wdt = board.watchdog(_WATCHDOG_MS)

@@ -223,6 +223,17 @@ def test_first_visit_shows_only_the_set_password_form():
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
 
 
+def test_unknown_paths_404_and_the_form_token_stays():
+    ctx, app, client = new_app()
+    first = csrf_in(get(client, "/setup").text)
+    for path in ("/favicon.ico", "/api/nothing", "/setup/x"):
+        assert get(client, path).status_code == 404, path
+    assert csrf_in(get(client, "/setup").text) == first  # a second tab, the same token
+    assert run(client.request("PUT", "/settings")).status_code == 405
+    res = post_form(client, "/setup", form(csrf=first, password=PASSWORD, confirm=PASSWORD))
+    assert res.status_code == 303
+
+
 def test_set_password_only_from_the_lan():
     ctx, app, client = new_app()
     status, out = raw(app, b"GET /setup HTTP/1.0\r\n\r\n", peer=("203.0.113.7", 4000))

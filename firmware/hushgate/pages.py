@@ -395,6 +395,9 @@ async def guard(req):
     req.g.form = None
     req.g.csrf = None
     path = req.path
+    if "GET " + path not in ROUTES and "POST " + path not in ROUTES:
+        return "Not found", 404  # before any redirect: a stray /favicon.ico must not
+        # fetch the set-password form again and replace its token
     api = path.startswith("/api/")
     if req.content_length > web.max_body and path != "/upload":
         return "Request body too large", 413
@@ -465,8 +468,11 @@ async def js(req, web):
 # -- before a session -------------------------------------------------------------
 
 
-def pre_form(web, title, action, error=None, note=None, confirm=False, status=200):
-    pre = auth.token()
+def pre_form(req, web, title, action, error=None, note=None, confirm=False, status=200):
+    # One token per browser, kept while its cookie lives, so two tabs both work.
+    pre = req.cookies.get(PRE_COOKIE) or ""
+    if len(pre) != 32 or not all(c in "0123456789abcdef" for c in pre):
+        pre = auth.token()
     gen = password_page(title, action, pre, error, note, confirm, web.auth.min_length)
     return html(gen, status, {"Set-Cookie": [cookie(PRE_COOKIE, pre, 3600)]})
 
@@ -492,7 +498,7 @@ async def setup(req, web):
         return html(plain_page("Not here", "Set the password from the home network."), 403)
     note = "Choose the password for this page (at least %d characters)." % gate_auth.min_length
     if req.method == "GET":
-        return pre_form(web, "Set password", "/setup", note=note, confirm=True)
+        return pre_form(req, web, "Set password", "/setup", note=note, confirm=True)
     form = form_of(req)
     password = text_of(form, "password")
     if not pre_ok(req, form):
@@ -502,25 +508,24 @@ async def setup(req, web):
     else:
         error = gate_auth.password_problem(password)
     if error:
-        return pre_form(web, "Set password", "/setup", error, note, True, 400)
+        return pre_form(req, web, "Set password", "/setup", error, note, True, 400)
     gate_auth.set_password(password)
     return logged_in(web)
 
 
 async def login(req, web):
     if req.method == "GET":
-        return pre_form(web, "Log in", "/login")
+        return pre_form(req, web, "Log in", "/login")
     form = form_of(req)
     if not pre_ok(req, form):
-        return pre_form(
-            web, "Log in", "/login", "The form expired: please try again.", None, False, 400
-        )
+        text = "The form expired: please try again."
+        return pre_form(req, web, "Log in", "/login", text, None, False, 400)
     wait = web.auth.wait_s()
     if wait:
         text = "Too many wrong passwords: wait %d s and try again." % wait
-        return pre_form(web, "Log in", "/login", text, None, False, 429)
+        return pre_form(req, web, "Log in", "/login", text, None, False, 429)
     if not web.auth.check_password(text_of(form, "password")):
-        return pre_form(web, "Log in", "/login", "Wrong password.", None, False, 401)
+        return pre_form(req, web, "Log in", "/login", "Wrong password.", None, False, 401)
     return logged_in(web)
 
 

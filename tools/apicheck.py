@@ -77,6 +77,14 @@ NARROWED_TYPES = {
 # MicroPython's built-in methods take positional arguments only, except these.
 POSITIONAL_ONLY_TYPES = ("str", "bytes", "bytearray", "memoryview", "int", "dict", "set")
 KEYWORDS_ALLOWED = {("str", "splitlines"), ("bytes", "splitlines"), ("bytearray", "splitlines")}
+# Where a board's module differs from the unix port's (whose dir() the check
+# asks): what the boards add (MicroPython's os docs) and what only unix has.
+BOARD_DIFFERENCES = {
+    "os": (
+        ("sync", "uname", "dupterm", "dupterm_notify"),
+        ("system", "getenv", "putenv", "unsetenv", "errno", "VfsPosix"),
+    ),
+}
 # Modules the firmware ships next to hushgate/ (tools/build.py).
 SHIPPED = ("microdot",)
 MICRODOT_MODULES = ("__init__", "microdot", "helpers")
@@ -533,7 +541,11 @@ def check_syntax_tree(modules, target, local, board_modules, stdlib_modules, vm,
             return None
         if target != "unix" and top in board_modules:
             return None
-        return vm["modules"].get(module)
+        names = vm["modules"].get(module)
+        if target != "unix" and names is not None and module in BOARD_DIFFERENCES:
+            added, unix_only = BOARD_DIFFERENCES[module]
+            names = (set(names) | set(added)) - set(unix_only)
+        return names
 
     for m in modules:
         for line, module, names, _asname in m.imports():

@@ -8,6 +8,7 @@ import gc
 import sys
 
 from hushgate import auth
+from hushgate.compat import ticks_diff, ticks_ms
 
 _LAZY = ("hushgate.pages", "microdot.microdot", "microdot")
 
@@ -26,9 +27,13 @@ class Web:
     calls_per_page = 12
     max_windows = 10  # rows of day pickers on the settings page
 
+    ticks_ms = staticmethod(ticks_ms)  # tests drive the clock through this
+
     def __init__(self, ctx):
         self.ctx = ctx
-        self.auth = auth.Auth(ctx.state_dir, ctx.uptime_s)
+        self._ms = 0
+        self._last = self.ticks_ms()
+        self.auth = auth.Auth(ctx.state_dir, self.now_s)
         self.active = 0
         self._app = None
         self._idle = 0  # bumped by every request; an unload waits for it to stay still
@@ -50,7 +55,22 @@ class Web:
                     delattr(sys.modules[parent], child)
         gc.collect()
 
+    def now_s(self):
+        """Seconds since start for sessions and the slow-down. ticks_ms wraps (every
+        12 days on the boards, and a difference means something only within 6), so
+        the elapsed time is summed here, at least hourly (_keep_time)."""
+        now = self.ticks_ms()
+        self._ms += ticks_diff(now, self._last)
+        self._last = now
+        return self._ms // 1000
+
+    async def _keep_time(self):
+        while True:
+            await asyncio.sleep(3600)
+            self.now_s()
+
     async def start_server(self, host="0.0.0.0", port=80):
+        asyncio.create_task(self._keep_time())
         server = await asyncio.start_server(self.serve, host, port)
         if hasattr(server, "serve_forever"):  # CPython
             await server.serve_forever()

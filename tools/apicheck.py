@@ -115,7 +115,12 @@ for name in %r:
         m = __import__(name)
         for part in name.split(".")[1:]:
             m = getattr(m, part)
-        out["modules"][name] = dir(m)
+        names = dir(m)
+        # names a package loads on first use (asyncio's lazy `_attrs`)
+        lazy = getattr(m, "_attrs", None)
+        if isinstance(lazy, dict):
+            names = names + list(lazy.keys())
+        out["modules"][name] = names
     except Exception:
         out["modules"][name] = None
 print(json.dumps(out))

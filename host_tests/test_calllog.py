@@ -4,7 +4,7 @@ import json
 from hushgate.calllog import CallLog
 from hushgate.compat import ticks_add
 from hushgate.config import validate
-from hushgate.configfile import Store
+from hushgate.store import Store
 
 
 class Verdict:

@@ -12,10 +12,11 @@ def test_defaults_copy_is_fresh():
 def test_validation_and_store_load_on_first_use():
     import sys
 
-    from hushgate import configfile
+    from hushgate import configfile, store
 
     assert config.validate is configfile.validate
-    assert config.Store is configfile.Store
+    assert config.Store is store.Store
+    assert configfile.Store is store.Store  # where it was before store.py
     assert "hushgate.configfile" in sys.modules
     try:
         config.nonsense  # noqa: B018
@@ -99,3 +100,37 @@ def test_block_and_allow_number():
     assert config.block_number(cfg, "")["block_anonymous"] is True
     assert config.allow_number(config.block_number(cfg, ""), "")["block_anonymous"] is False
     assert config.validate(blocked)[1] == []
+
+
+def test_register_a_setting_for_another_module():
+    def check(key, value, errors):
+        if not isinstance(value, str):
+            errors.append("%s: not text" % key)
+        return value
+
+    config.register("test_setting", "x", check)
+    try:
+        assert config.validate({})[0]["test_setting"] == "x"
+        assert config.validate({"test_setting": 3})[1] == ["test_setting: not text"]
+    finally:
+        config.KEYS.remove("test_setting")
+        del config.DEFAULTS["test_setting"]
+        del config.EXTRA_CHECKS["test_setting"]
+
+
+def test_release_drops_validation_until_needed_again():
+    import gc
+    import sys
+
+    assert config.validate({})[1] == []
+    assert "hushgate.configfile" in sys.modules
+    gc.collect()
+    loaded = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    config.release()
+    gc.collect()
+    released = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    assert "hushgate.configfile" not in sys.modules
+    # On MicroPython the module's code goes back to the heap (its names stay interned).
+    assert loaded - released >= (4000 if hasattr(gc, "mem_alloc") else 0), loaded - released
+    assert config.validate({"quiet_answer": 7})[0] is None  # loaded again
+    assert "hushgate.configfile" in sys.modules

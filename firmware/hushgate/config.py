@@ -294,24 +294,76 @@ def allow_number(config, number):
     return new
 
 
+# MicroPython's dict keeps no order: this list fixes the order of keys and messages.
+KEYS = [
+    "version",
+    "ata",
+    "provider",
+    "trusted",
+    "timezone",
+    "quiet_hours",
+    "quiet_answer",
+    "vip",
+    "block",
+    "block_anonymous",
+    "block_answer",
+    "repeat_call_minutes",
+    "international_prefix",
+    "scanner_user_agents",
+    "rate_burst",
+    "rate_per_second",
+    "ban_minutes",
+    "sources_tracked",
+    "call_log_size",
+]
+
+
+# Settings other modules keep in config.json (net.py's address, Wi-Fi...): key ->
+# check. They live here, not in configfile, so dropping that module loses nothing.
+EXTRA_CHECKS = {}
+
+
+def register(key, default, check):
+    """Let another module keep its own setting in config.json.
+
+    check(key, value, errors) appends messages to errors and returns the value to keep.
+    """
+    if key not in DEFAULTS:
+        KEYS.append(key)
+    DEFAULTS[key] = default
+    EXTRA_CHECKS[key] = check
+
+
 # ---- loaded on first use -------------------------------------------------------------
 
-_LAZY = (
-    "validate",
-    "migrate",
-    "MIGRATIONS",
-    "register",
-    "KEYS",
-    "Store",
-    "FileStorage",
-    "dumps",
-    "FILE",
-)
+_VALIDATION = ("validate", "migrate", "MIGRATIONS")
+_STORE = ("Store", "FileStorage", "dumps", "FILE")
 
 
 def __getattr__(name):
-    if name in _LAZY:
+    if name in _VALIDATION:
         from hushgate import configfile
 
         return getattr(configfile, name)
+    if name in _STORE:
+        from hushgate import store
+
+        return getattr(store, name)
     raise AttributeError(name)
+
+
+def release():
+    """Forget the validation code until it is needed again (about 12 KB of heap).
+
+    Only useful when nothing else holds hushgate.configfile or one of its functions.
+    """
+    import sys
+
+    import hushgate
+
+    sys.modules.pop("hushgate.configfile", None)
+    try:
+        # The package keeps its submodules as attributes too.
+        del hushgate.configfile
+    except AttributeError:
+        pass

@@ -1,14 +1,16 @@
-# config.json: validation, versions, and a store that survives a power cut.
+# config.json's validation and versions: needed when a file is read or saved, not
+# in between, so the app may drop this module (config.release()) and the next
+# config.validate loads it again.
 #
 # validate() collects every mistake at once, each naming the key and the value, and
-# returns a new dict; the caller's data is never modified. Store writes through a
-# small storage object (read, write, rename, remove) so tests can cut the power
-# between any two steps and check that the old or the new file survives.
+# returns a new dict; the caller's data is never modified.
 import json
 
 from hushgate.compat import const
 from hushgate.config import (
     DEFAULTS,
+    EXTRA_CHECKS,
+    KEYS,
     VERSION,
     copy,
     host_port,
@@ -18,7 +20,6 @@ from hushgate.config import (
     parse_time,
 )
 
-FILE = "config.json"
 _MAX_LIST = const(100)  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
 _MAX_TEXT = const(64)  # characters in one pattern, name or address
 
@@ -209,41 +210,6 @@ _CHECKS = {
 }
 
 
-# MicroPython's dict keeps no order: this list fixes the order of keys and messages.
-KEYS = [
-    "version",
-    "ata",
-    "provider",
-    "trusted",
-    "timezone",
-    "quiet_hours",
-    "quiet_answer",
-    "vip",
-    "block",
-    "block_anonymous",
-    "block_answer",
-    "repeat_call_minutes",
-    "international_prefix",
-    "scanner_user_agents",
-    "rate_burst",
-    "rate_per_second",
-    "ban_minutes",
-    "sources_tracked",
-    "call_log_size",
-]
-
-
-def register(key, default, check):
-    """Let another module keep its own setting in config.json.
-
-    check(key, value, errors) appends messages to errors and returns the value to keep.
-    """
-    if key not in _CHECKS:
-        KEYS.append(key)
-    DEFAULTS[key] = default
-    _CHECKS[key] = check
-
-
 def validate(data, base=None):
     """(config, errors): a new complete config, or (None, [every mistake]).
 
@@ -253,7 +219,7 @@ def validate(data, base=None):
         return None, ["the configuration is not a JSON object: %s" % _show(data)[:40]]
     errors = []
     for key in data:
-        if key not in _CHECKS:
+        if key not in _CHECKS and key not in EXTRA_CHECKS:
             errors.append("%s: unknown key" % (key,))
     source = base if base is not None else DEFAULTS
     out = {}
@@ -262,7 +228,8 @@ def validate(data, base=None):
             value = data[key]
         else:
             value = source.get(key, DEFAULTS[key])
-        out[key] = _CHECKS[key](key, copy(value), errors)
+        check = _CHECKS.get(key) or EXTRA_CHECKS[key]
+        out[key] = check(key, copy(value), errors)
     if errors:
         return None, errors
     out["version"] = VERSION
@@ -294,146 +261,14 @@ def migrate(data, migrations=None, target=None):
     return data
 
 
-# ---- storage ---------------------------------------------------------------------
+# Before hushgate/store.py existed these lived here; still reachable for older callers.
+def __getattr__(name):
+    if name in ("Store", "FileStorage", "dumps", "FILE"):
+        from hushgate import store
 
+        return getattr(store, name)
+    if name == "register":
+        from hushgate.config import register
 
-class FileStorage:
-    """Files in one folder; the only place that touches the file system."""
-
-    def __init__(self, folder):
-        self.folder = folder.rstrip("/") or "/"
-        try:
-            import os
-
-            os.mkdir(self.folder)
-        except OSError:
-            pass
-
-    def _path(self, name):
-        return self.folder + "/" + name
-
-    def read(self, name):
-        try:
-            with open(self._path(name), "rb") as f:
-                return f.read()
-        except OSError:
-            return None
-
-    def write(self, name, data):
-        with open(self._path(name), "wb") as f:
-            f.write(data)
-            f.flush()
-            try:
-                import os
-
-                os.fsync(f.fileno())
-            except (AttributeError, OSError):
-                pass
-
-    def rename(self, old, new):
-        import os
-
-        os.rename(self._path(old), self._path(new))
-
-    def remove(self, name):
-        import os
-
-        try:
-            os.remove(self._path(name))
-        except OSError:
-            pass
-
-
-def dumps(obj):
-    """JSON with one top-level key per line, so people can edit the file."""
-    if not isinstance(obj, dict):
-        return json.dumps(obj)
-    lines = []
-    order = [k for k in KEYS if k in obj] + [k for k in obj if k not in KEYS]
-    for key in order:
-        lines.append("  %s: %s" % (json.dumps(key), json.dumps(obj[key])))
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-class Store:
-    """The state folder: config.json and small JSON files, written atomically."""
-
-    def __init__(self, folder):
-        self.storage = FileStorage(folder) if isinstance(folder, str) else folder
-        self.source = None  # which file the last load() used, or "defaults"
-
-    def read_json(self, name):
-        """(value, problem): the file's JSON, else its .bak's; problem is "" when fine."""
-        problems = []
-        for candidate in (name, name + ".bak"):
-            raw = self.storage.read(candidate)
-            if raw is None:
-                if candidate == name:
-                    problems.append("%s is missing" % name)
-                continue
-            try:
-                return json.loads(raw), "; ".join(problems)
-            except (ValueError, UnicodeError):
-                problems.append("%s is not valid JSON" % candidate)
-        return None, "; ".join(problems)
-
-    def write_json(self, name, obj, text=None):
-        """Replace name so that a power cut at any point leaves the old or the new file."""
-        data = (text if text is not None else json.dumps(obj)).encode()
-        tmp, bak = name + ".tmp", name + ".bak"
-        self.storage.write(tmp, data)
-        old = self.storage.read(name)
-        if old is not None:
-            if self._good(name, old):
-                self.storage.remove(bak)
-                self.storage.rename(name, bak)
-            else:
-                # A broken current file must not push the last good one out.
-                self.storage.remove(name)
-        self.storage.rename(tmp, name)
-
-    def _good(self, name, raw):
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeError):
-            return False
-        if name == FILE:
-            return validate(migrate(data))[0] is not None
-        return True
-
-    def load(self):
-        """(config, problems): always a usable config; problems say what went wrong."""
-        problems = []
-        for candidate in (FILE, FILE + ".bak"):
-            raw = self.storage.read(candidate)
-            if raw is None:
-                if candidate == FILE:
-                    problems.append("%s is missing" % FILE)
-                continue
-            try:
-                data = json.loads(raw)
-            except (ValueError, UnicodeError):
-                problems.append("%s is not valid JSON" % candidate)
-                continue
-            config, errors = validate(migrate(data))
-            if config is None:
-                problems.append("%s: %s" % (candidate, "; ".join(errors)))
-                continue
-            if problems:
-                problems.append("using the previous good file %s" % candidate)
-            self.source = candidate
-            return config, problems
-        self.source = "defaults"
-        if problems != ["%s is missing" % FILE]:
-            problems.append("using the defaults")
-        else:
-            problems = ["no %s yet: using the defaults" % FILE]
-        return validate({})[0], problems
-
-    def save(self, config):
-        """Validate, then write atomically. Raises ValueError listing every mistake."""
-        checked, errors = validate(config)
-        if checked is None:
-            raise ValueError("; ".join(errors))
-        self.write_json(FILE, checked, dumps(checked))
-        return checked
+        return register
+    raise AttributeError(name)

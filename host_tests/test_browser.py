@@ -230,6 +230,8 @@ def shoot(page, name):
         page.set_viewport_size(size)
         page.reload()
         page.screenshot(path=os.path.join(ARTIFACTS, "%s-%s.png" % (name, label)), full_page=True)
+        # nothing wider than the screen: no sideways scrolling on a phone
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), label
     page.set_viewport_size(DESKTOP)
 
 
@@ -314,5 +316,23 @@ def test_browser_flow(peers):
             page.wait_for_timeout(300)
             assert dialogs == []
             shoot(page, "status")
+
+            # without JavaScript: the zone list still sets the time zone (on the server)
+            plain = browser.new_context(java_script_enabled=False, viewport=PHONE).new_page()
+            plain.set_default_timeout(10000)
+            plain.goto(base + "/login")
+            plain.fill("#pw", PASSWORD)
+            with plain.expect_navigation():
+                plain.click("button.big")
+            plain.goto(base + "/settings")
+            plain.select_option("#tzpick", label="US Eastern")
+            assert plain.input_value("#timezone") == "CET-1CEST,M3.5.0,M10.5.0/3"  # no JS ran
+            with plain.expect_navigation():
+                plain.click('form[action="/settings"] button.big')
+            assert plain.input_value("#timezone") == "EST5EDT,M3.2.0,M11.1.0"
+            plain.goto(base + "/")
+            with plain.expect_navigation():
+                plain.click("button[value=on]")
+            assert "Quiet (button)" in plain.locator("p.mode").inner_text()
         finally:
             browser.close()

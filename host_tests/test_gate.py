@@ -163,8 +163,8 @@ def test_quiet_table():
             gate.set_quiet(BUTTON[button], utc(at))
         gate.clock.now = utc(when)
         st = gate.status()
-        want = (mode, None if until == "-" else until, when != "unknown")
-        got = (st["mode"], st["until"], st["clock_known"])
+        want = (mode, mode != "ringing", None if until == "-" else until, when != "unknown")
+        got = (st["mode"], st["quiet"], st["until"], st["clock_known"])
         if got != want:
             failures.append("%s: got %r" % (what, got))
         count += 1

@@ -124,7 +124,9 @@ class Gate:
         self._vip = self._patterns(config["vip"])
         self._uas = []
         for ua in config["scanner_user_agents"]:
-            self._uas.append((ua.strip().lower().encode(), ua.strip()))
+            ua = ua.strip()
+            if ua:  # an empty prefix would match every User-Agent
+                self._uas.append((ua.lower().encode(), ua))
         self._trusted = []
         for item in config["trusted"]:
             net = _config.network(item)
@@ -473,6 +475,7 @@ class Gate:
         log = self.calllog
         return {
             "mode": name,
+            "quiet": name != "ringing",
             "until": until,
             "quiet_mode": mode,
             "clock_known": utc is not None,

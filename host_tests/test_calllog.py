@@ -141,11 +141,19 @@ def test_resize_keeps_newest():
 
 
 def test_count_other_events():
-    log = CallLog()
+    mem = MemoryStorage()
+    log = CallLog(Store(mem))
     log.count("unknown_source")
     log.count("unknown_source", 4)
     assert log.counters["unknown_source"] == 5
     assert log.totals["unknown_source"] == 5
+    # Scanner noise alone never wears the flash ...
+    log.tick(1000)
+    assert not log.tick(ticks_add(1000, 3600000)) and mem.writes == 0
+    # ... it is written with the next call.
+    log.record(1, "1", "", "192.0.2.1", RANG)
+    assert log.tick(ticks_add(1000, 7200000))
+    assert json.loads(mem.files["counters.json"])["totals"]["unknown_source"] == 5
 
 
 def test_counters_survive_a_reboot_written_rarely():

@@ -93,10 +93,13 @@ class CallLog:
         return self._as_dict(item)
 
     def count(self, kind, n=1):
-        """Count an event that is not a call (e.g. "unknown_source"), since boot and in total."""
+        """Count an event that is not a call (e.g. "unknown_source"), since boot and in total.
+
+        Scanners knock all day: these alone do not make the counters due for a write;
+        they are saved with the next call, acknowledgement or clean stop.
+        """
         for counts in (self.counters, self.totals):
             counts[kind] = counts.get(kind, 0) + n
-        self._dirty = True
 
     def _as_dict(self, item):
         action = item[_ACTION]

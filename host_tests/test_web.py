@@ -313,6 +313,14 @@ def test_set_password_logs_in_with_a_strict_httponly_cookie():
     assert get(other, "/").headers["Location"] == "/login"
 
 
+def test_the_panel_reset_reaches_the_running_page():
+    ctx, app, client = new_app()
+    setup_password(client)
+    assert ctx.auth is app.auth
+    ctx.auth.clear()  # what the panel does when the button is held at power-up
+    assert get(client, "/").headers["Location"] == "/setup"
+
+
 def test_login_logout_and_slow_down():
     ctx, app, client = new_app()
     setup_password(client)

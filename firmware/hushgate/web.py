@@ -34,6 +34,8 @@ class Web:
         self._ms = 0
         self._last = self.ticks_ms()
         self.auth = auth.Auth(ctx.state_dir, self.now_s)
+        if getattr(ctx, "auth", None) is None:
+            ctx.auth = self.auth  # the panel's password reset must reach this one
         self.active = 0
         self._app = None
         self._idle = 0  # bumped by every request; an unload waits for it to stay still

@@ -411,6 +411,18 @@ def test_status_page_shows_mode_clock_counters_and_calls():
     assert api["quiet"] is False and api["uptime_s"] == 3723
 
 
+def test_restarts_ntp_and_errors_are_shown():
+    ctx, app, client, token = logged_in()
+    ctx.clock.last_sync = NOW - 3600
+    ctx.last_reset = {"cause": "watchdog", "reason": "sip task stuck <x>"}
+    ctx.restarts = {"sip": 2}
+    ctx.last_error = "web: OSError(28)"
+    text = get(client, "/").text
+    assert "NTP answered at 16:00" in text
+    assert "watchdog: sip task stuck &lt;x&gt;" in text
+    assert "sip 2" in text and "web: OSError(28)" in text
+
+
 def test_clock_not_set_is_said():
     ctx, app, client, token = logged_in()
     ctx.clock.t = None

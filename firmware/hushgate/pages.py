@@ -822,21 +822,20 @@ def status_view(ctx, rows):
     st = ctx.gate.status(utc)
     today = tz.localtime(utc) if utc is not None and tz is not None else None
     entries = ctx.log.entries()
-    facts = [
-        (
-            "Clock",
-            when(tz, utc)
-            if utc is not None
-            else "not set yet: waiting for NTP (quiet hours do not apply until it is)",
-        )
-    ]
+    if utc is None:
+        clock = "not set yet: waiting for NTP (quiet hours do not apply until it is)"
+    else:
+        clock = when(tz, utc)
+        synced = getattr(ctx.clock, "last_sync", None)
+        if synced:
+            clock += ", NTP answered at " + when(tz, synced, today)
+    facts = [("Clock", clock)]
     reg = getattr(ctx.proxy, "last_register", None)
     if reg and reg[0] is not None:
-        facts.append(
-            ("ATA's last REGISTER", "answered %s at %s" % (reg[1], when(tz, reg[0], today)))
-        )
+        text = "answered %s at %s" % (reg[1], when(tz, reg[0], today))
     else:
-        facts.append(("ATA's last REGISTER", "none seen since start"))
+        text = "none seen since start"
+    facts.append(("ATA's last REGISTER", text))
     facts.append(("Provider", ctx.config.get("provider") or "not set"))
     facts.append(("ATA", ctx.config.get("ata") or "not set"))
     facts.append(("Up for", duration(ctx.uptime_s())))
@@ -844,6 +843,16 @@ def status_view(ctx, rows):
     if isinstance(mem, dict):
         mem = "%d KB used, %d KB free" % (mem.get("alloc", 0) // 1024, mem.get("free", 0) // 1024)
     facts.append(("Memory", mem))
+    reset = getattr(ctx, "last_reset", None)  # net.last_reset(): {"cause", "reason"}
+    if isinstance(reset, dict) and reset.get("cause"):
+        text = reset["cause"]
+        if reset.get("reason"):
+            text += ": " + reset["reason"]
+        facts.append(("Last restart", text))
+    restarts = getattr(ctx, "restarts", None)
+    if restarts:
+        text = ", ".join("%s %d" % (name, n) for name, n in restarts.items())
+        facts.append(("Tasks restarted", text))
     problems = list(getattr(ctx, "config_problems", None) or [])
     last_error = getattr(ctx, "last_error", None)
     if last_error:

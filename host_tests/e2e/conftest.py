@@ -49,14 +49,14 @@ def net():
 
 
 @pytest.fixture
-def folder(request):
+def folder(request, net):
     """The test's folder: configs, logs, sipp's CSVs; kept after the run (until the
-    same test runs again) and named when a test fails. HUSHGATE_E2E_ARTIFACTS moves it
-    (default host_tests/artifacts/e2e, ignored by git)."""
+    same test runs again on the same addresses) and named when a test fails.
+    HUSHGATE_E2E_ARTIFACTS moves it (default host_tests/artifacts/e2e, ignored by git)."""
     base = os.environ.get("HUSHGATE_E2E_ARTIFACTS") or os.path.join(
         peers.ROOT, "host_tests", "artifacts", "e2e"
     )
-    path = os.path.join(base, request.node.name.replace("/", "_"))
+    path = os.path.join(base, net.prefix, request.node.name.replace("/", "_"))
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
     return path

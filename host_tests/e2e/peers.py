@@ -797,6 +797,20 @@ class Hushgate:
         self.proc.popen.stdin.write(key.encode() + b"\n")
         self.proc.popen.stdin.flush()
 
+    def button_said(self):
+        """What the panel answered to the presses so far (its `button: ...` lines)."""
+        text = self.proc.out() + self.proc.err()
+        return [line for line in text.splitlines() if line.startswith("button: ")]
+
+    def press_and_wait(self, key="b", timeout=5.0):
+        """Press the button and return the panel's answer to this press."""
+        before = len(self.button_said())
+        self.press(key)
+        said = wait_for(
+            lambda: self.button_said()[before:], timeout, what="the panel's answer to a press"
+        )
+        return said[0]
+
     def log(self):
         return self.proc.err()
 
@@ -825,9 +839,17 @@ class Hushgate:
     def status(self):
         return self.api("/api/status")
 
-    def mem_alloc(self):
-        """gc.mem_alloc() after a collection, as the firmware reports it."""
-        return self.status()["mem"]["alloc"]
+    def mem_alloc(self, timeout=10.0):
+        """gc.mem_alloc() after a collection, as the firmware reports it on its console
+        (`m` on stdin -> `mem: alloc=N free=N` on stderr): no web page loaded for it."""
+
+        def readings():
+            return [x for x in self.log().splitlines() if x.startswith("mem: alloc=")]
+
+        before = len(readings())
+        self.press("m")
+        line = wait_for(lambda: readings()[before:], timeout, what="hushgate's heap figure")[0]
+        return int(line.split()[1].split("=")[1])
 
 
 # --- loopback UDP: a sender for torture and floods, an RTP sink -------------------------
@@ -864,6 +886,7 @@ class Blaster:
         """Send every datagram once (cycling through the sources); with `duration`,
         cycle through them until that many seconds have passed."""
         started = time.monotonic()
+        sent_before = self.sent
         i = 0
         count = len(datagrams)
         while True:
@@ -884,7 +907,7 @@ class Blaster:
                 ahead = i / rate - (time.monotonic() - started)
                 if ahead > 0:
                     time.sleep(ahead)
-        return self.sent
+        return self.sent - sent_before
 
     def listen(self, seconds):
         """Keep collecting replies for a while after the last datagram."""

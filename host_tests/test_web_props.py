@@ -7,7 +7,9 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_web import PASSWORD, Reader, Writer, logged_in, new_app
+from test_web import FORM, PASSWORD, Reader, Writer, logged_in, new_app, settings_form
+
+from hushgate import config
 
 METHODS = [b"GET", b"POST", b"HEAD", b"PUT", b"OPTIONS", b"G\xffT", b""]
 PATHS = [
@@ -116,6 +118,7 @@ def test_any_request_before_the_password_is_set(data):
 
 
 _STATE = {}
+SEEN = set()
 
 
 def _logged_in_app():
@@ -145,3 +148,61 @@ def test_any_bytes(data):
 def test_the_password_survives_the_properties():
     ctx, app = _logged_in_app()
     assert app.auth.check_password(PASSWORD)
+
+
+field_value = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", "0", "480", "drop", "22:00", "25:00", "Mon", "0612345678", "x\ny"]),
+)
+settings_fields = st.dictionaries(
+    st.sampled_from(
+        [
+            "ata",
+            "provider",
+            "timezone",
+            "tzpick",
+            "quiet_answer",
+            "vip",
+            "block",
+            "repeat_call_minutes",
+            "block_answer",
+            "international_prefix",
+            "trusted",
+            "rate_burst",
+            "qn",
+            "q0d",
+            "q0s",
+            "q0e",
+            "block_anonymous",
+            "call_log_size",
+        ]
+    ),  # fmt: skip
+    field_value,
+    max_size=10,
+)
+
+
+@FAST
+@given(fields=settings_fields)
+def test_any_settings_form_saves_a_valid_config_or_nothing(fields):
+    ctx, app = _logged_in_app()
+    token = app.auth.csrf(_STATE.setdefault("session", app.auth.login()))
+    session = "hg=" + _STATE["session"]
+    before = json.dumps(ctx.config)
+    body = settings_form(token, **fields).encode()  # a good form with some fields changed
+    head = "POST /settings HTTP/1.0\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+    head = head % (session, FORM["Content-Type"], len(body))
+    writer = serve(app, (head + "\r\n").encode() + body)
+    status = status_of(writer)
+    assert status in (303, 400), (fields, status)
+    SEEN.add(status)
+    if status == 400:
+        assert json.dumps(ctx.config) == before
+    assert config.validate(ctx.config, ctx.config)[0] == ctx.config  # what is live is valid
+    assert ctx.store.load()[0] == ctx.config  # and is what the file holds
+
+
+def test_the_settings_property_saw_both_outcomes():
+    if not SEEN:  # run alone: run the property first
+        test_any_settings_form_saves_a_valid_config_or_nothing()
+    assert SEEN == {303, 400}

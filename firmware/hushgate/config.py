@@ -1,8 +1,9 @@
 # The settings: their defaults and the small parsers the gate shares with validation.
 #
-# Validation, migration and the atomic file store live in hushgate/configfile.py and
-# are loaded on first use (config.validate, config.Store, ... still work): the gate
-# and the panel need only what is here, and a 110 KB heap notices the difference.
+# Validation, migration, block/allow (hushgate/configfile.py) and the atomic file
+# store (hushgate/store.py) are loaded on first use; config.validate, config.Store,
+# config.block_number... still work. The gate needs only what is here, and a 110 KB
+# heap notices the difference.
 from hushgate.compat import const
 
 VERSION = 1
@@ -132,26 +133,6 @@ def in_networks(ip, networks):
     return False
 
 
-def host_port(text, default_port=5060):
-    """(host, port) from "host:port" or "host"; None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    text = text.strip()
-    host, port = text, default_port
-    colon = text.rfind(":")
-    if colon >= 0:
-        host, tail = text[:colon], text[colon + 1 :]
-        if not tail.isdigit() or len(tail) > 5:
-            return None
-        port = int(tail)
-    if not host or port < 1 or port > 65535 or len(host) > 253:
-        return None
-    for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in "-."):
-            return None
-    return host, port
-
-
 def parse_time(text, allow_24=False):
     """Minutes since midnight for "HH:MM", or None."""
     if not isinstance(text, str):
@@ -233,67 +214,6 @@ def parse_pattern(text, international_prefix):
     return canonical_number(p, international_prefix), prefix
 
 
-def number_matches(number, pattern, international_prefix):
-    """True when the caller's number matches one pattern string."""
-    parsed = parse_pattern(pattern, international_prefix)
-    if parsed is None or not number:
-        return False
-    canon = canonical_number(clean_number(number), international_prefix)
-    if parsed[1]:
-        return canon[: len(parsed[0])] == parsed[0]
-    return canon == parsed[0]
-
-
-# ---- callers the log acts on --------------------------------------------------------
-
-
-def _without(patterns, number, intl):
-    # Drop the exact entries for this number; prefixes stay (they name more people).
-    out = []
-    for p in patterns:
-        parsed = parse_pattern(p, intl)
-        if parsed is not None and not parsed[1] and number_matches(number, p, intl):
-            continue
-        out.append(p)
-    return out
-
-
-def block_number(config, number):
-    """A new config in which this caller never rings (number "" = anonymous callers)."""
-    new = copy(config)
-    if not number:
-        new["block_anonymous"] = True
-        return new
-    intl = new["international_prefix"]
-    new["vip"] = _without(new["vip"], number, intl)
-    for p in new["block"]:
-        if number_matches(number, p, intl):
-            return new
-    new["block"].append(number)
-    return new
-
-
-def allow_number(config, number):
-    """A new config in which this caller rings even while quiet.
-
-    Raises ValueError when a prefix in the block list still catches the number.
-    """
-    new = copy(config)
-    if not number:
-        new["block_anonymous"] = False
-        return new
-    intl = new["international_prefix"]
-    new["block"] = _without(new["block"], number, intl)
-    for p in new["block"]:
-        if number_matches(number, p, intl):
-            raise ValueError("%s is still blocked by the pattern %s" % (number, p))
-    for p in new["vip"]:
-        if number_matches(number, p, intl):
-            return new
-    new["vip"].append(number)
-    return new
-
-
 # MicroPython's dict keeps no order: this list fixes the order of keys and messages.
 KEYS = [
     "version",
@@ -336,12 +256,22 @@ def register(key, default, check):
 
 # ---- loaded on first use -------------------------------------------------------------
 
-_VALIDATION = ("validate", "migrate", "MIGRATIONS")
+# Needed when a file is read or saved, or the user blocks or allows a caller (and
+# then saves): hushgate/configfile.py.
+_ON_DEMAND = (
+    "validate",
+    "migrate",
+    "MIGRATIONS",
+    "host_port",
+    "number_matches",
+    "block_number",
+    "allow_number",
+)
 _STORE = ("Store", "FileStorage", "dumps", "FILE")
 
 
 def __getattr__(name):
-    if name in _VALIDATION:
+    if name in _ON_DEMAND:
         from hushgate import configfile
 
         return getattr(configfile, name)

@@ -1,6 +1,6 @@
-# config.json's validation and versions: needed when a file is read or saved, not
-# in between, so the app may drop this module (config.release()) and the next
-# config.validate loads it again.
+# config.json's validation and versions, and the block/allow edits: needed when a
+# file is read or saved, not in between, so the app may drop this module
+# (config.release()) and the next config.validate loads it again.
 #
 # validate() collects every mistake at once, each naming the key and the value, and
 # returns a new dict; the caller's data is never modified.
@@ -12,8 +12,9 @@ from hushgate.config import (
     EXTRA_CHECKS,
     KEYS,
     VERSION,
+    canonical_number,
+    clean_number,
     copy,
-    host_port,
     network,
     parse_days,
     parse_pattern,
@@ -22,6 +23,37 @@ from hushgate.config import (
 
 _MAX_LIST = const(100)  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
 _MAX_TEXT = const(64)  # characters in one pattern, name or address
+
+
+def host_port(text, default_port=5060):
+    """(host, port) from "host:port" or "host"; None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    host, port = text, default_port
+    colon = text.rfind(":")
+    if colon >= 0:
+        host, tail = text[:colon], text[colon + 1 :]
+        if not tail.isdigit() or len(tail) > 5:
+            return None
+        port = int(tail)
+    if not host or port < 1 or port > 65535 or len(host) > 253:
+        return None
+    for ch in host:
+        if not (ch.isalpha() or ch.isdigit() or ch in "-."):
+            return None
+    return host, port
+
+
+def number_matches(number, pattern, international_prefix):
+    """True when the caller's number matches one pattern string."""
+    parsed = parse_pattern(pattern, international_prefix)
+    if parsed is None or not number:
+        return False
+    canon = canonical_number(clean_number(number), international_prefix)
+    if parsed[1]:
+        return canon[: len(parsed[0])] == parsed[0]
+    return canon == parsed[0]
 
 
 def _show(value):
@@ -259,6 +291,56 @@ def migrate(data, migrations=None, target=None):
         version += 1
         data["version"] = version
     return data
+
+
+# ---- callers the log acts on --------------------------------------------------------
+
+
+def _without(patterns, number, intl):
+    # Drop the exact entries for this number; prefixes stay (they name more people).
+    out = []
+    for p in patterns:
+        parsed = parse_pattern(p, intl)
+        if parsed is not None and not parsed[1] and number_matches(number, p, intl):
+            continue
+        out.append(p)
+    return out
+
+
+def block_number(config, number):
+    """A new config in which this caller never rings (number "" = anonymous callers)."""
+    new = copy(config)
+    if not number:
+        new["block_anonymous"] = True
+        return new
+    intl = new["international_prefix"]
+    new["vip"] = _without(new["vip"], number, intl)
+    for p in new["block"]:
+        if number_matches(number, p, intl):
+            return new
+    new["block"].append(number)
+    return new
+
+
+def allow_number(config, number):
+    """A new config in which this caller rings even while quiet.
+
+    Raises ValueError when a prefix in the block list still catches the number.
+    """
+    new = copy(config)
+    if not number:
+        new["block_anonymous"] = False
+        return new
+    intl = new["international_prefix"]
+    new["block"] = _without(new["block"], number, intl)
+    for p in new["block"]:
+        if number_matches(number, p, intl):
+            raise ValueError("%s is still blocked by the pattern %s" % (number, p))
+    for p in new["vip"]:
+        if number_matches(number, p, intl):
+            return new
+    new["vip"].append(number)
+    return new
 
 
 # Before hushgate/store.py existed these lived here; still reachable for older callers.

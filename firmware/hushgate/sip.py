@@ -140,6 +140,9 @@ def _read_spec():
 
 
 _NAME_S, _NAME_E, _COMPACT, _LISTED, _BY_KEY = _read_spec()
+# Names the code asks for (its own constants, so a handful) -> id (0: unknown).
+_NAME_IDS = {}
+_NAME_IDS_MAX = const(48)
 
 
 def _same_ci(a, s, e, b, t):
@@ -710,7 +713,11 @@ class Message:
         n = len(name)
         if n == 0:
             return -1
-        known = _header_id(name, 0, n)
+        known = _NAME_IDS.get(name)
+        if known is None:
+            known = _header_id(name, 0, n)
+            if len(_NAME_IDS) < _NAME_IDS_MAX:
+                _NAME_IDS[name] = known
         if known:
             if start == 0 and known <= _TRACKED:
                 return h[_FIRST + known] - 1

@@ -865,6 +865,8 @@ def test_multipart_parser():
     )
     assert pages.multipart(body, "multipart/form-data; boundary=b") == {"a": b"1", "f": b"{\r\n}"}
     assert pages.multipart(b"junk", "multipart/form-data; boundary=b") == {}
+    swapped = b'--b\r\nContent-Disposition: form-data; filename="x"; name="f"\r\n\r\n1\r\n--b--'
+    assert pages.multipart(swapped, "multipart/form-data; boundary=b") == {"f": b"1"}
     try:
         pages.multipart(body, "multipart/form-data")
         raise AssertionError("no boundary accepted")

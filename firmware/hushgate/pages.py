@@ -219,9 +219,9 @@ def multipart(body, content_type):
         data = part[end + 4 :]
         if data[-2:] == b"\r\n":
             data = data[:-2]
-        n = head.find('name="')
+        n = head.find(' name="')  # the space: not the tail of filename="
         if n >= 0:
-            fields[head[n + 6 : head.find('"', n + 6)]] = data
+            fields[head[n + 7 : head.find('"', n + 7)]] = data
     return fields
 
 

@@ -157,3 +157,65 @@ def test_repeat_table_and_learned_addresses_bounded(callers, seen):
         gate.provider_seen(ip)
         assert len(gate._learned) <= gate.learned_size
     assert len(gate.provider_addresses()) <= gate.learned_size + 1
+
+
+CORPUS = "../shared/corpus/rfc4475/"
+
+
+def _requests():
+    import os
+
+    out = [INVITE % "0612345678"]
+    for name in sorted(os.listdir(CORPUS)):
+        if name.endswith(".dat"):
+            with open(CORPUS + name, "rb") as f:
+                out.append(f.read())
+    for name in sorted(os.listdir("host_tests/data/scanners")):
+        with open("host_tests/data/scanners/" + name, "rb") as f:
+            out.append(f.read())
+    return [d if isinstance(d, bytes) else d.encode() for d in out]
+
+
+SAMPLES = _requests()
+
+
+def _gate():
+    cfg = defaults()
+    cfg["timezone"] = "CET-1CEST,M3.5.0,M10.5.0/3"
+    cfg["quiet_hours"] = [{"days": "Daily", "start": "22:00", "end": "07:00"}]
+    cfg["block"] = ["0899*"]
+    cfg["vip"] = ["+33611111111"]
+    cfg["block_anonymous"] = True
+    home = _Home()
+    gate = G.Gate(cfg, home, home)
+    gate.set_provider_addresses(["192.0.2.10"])
+    return gate
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(SAMPLES),
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=8),
+    st.sampled_from(["192.0.2.10", "203.0.113.5"]),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=2**32)),
+)
+def test_decide_never_raises_on_what_parses(data, flips, source, in_dialog, now_utc):
+    """The RFC 4475 torture requests, the scanner captures and a plain INVITE, with
+    random bytes changed: whatever sip.parse accepts, decide() answers with a verdict."""
+    data = bytearray(data)
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    try:
+        msg = sip.parse(bytes(data))
+    except sip.SipError:
+        return
+    if msg.method is None:
+        return
+    gate = _gate()
+    gate.clock.now = now_utc
+    verdict = gate.decide(msg, (source, 5060), 1000, in_dialog)
+    assert verdict.action in (G.FORWARD, G.ANSWER, G.DROP)
+    assert isinstance(verdict.reason, str) and verdict.reason
+    if verdict.action == G.ANSWER:
+        assert verdict.code in (403, 480, 486, 603)

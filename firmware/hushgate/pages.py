@@ -843,6 +843,13 @@ def status_view(ctx, rows):
     if isinstance(mem, dict):
         mem = "%d KB used, %d KB free" % (mem.get("alloc", 0) // 1024, mem.get("free", 0) // 1024)
     facts.append(("Memory", mem))
+    stats = getattr(ctx.proxy, "stats", None)
+    if stats:
+        text = ", ".join("%s %s" % (k.replace("_", " "), v) for k, v in stats.items() if v)
+        facts.append(("SIP datagrams", text or "none yet"))
+    if st.get("refused") or st.get("bans"):
+        text = "%s refused, %s bans" % (st.get("refused", 0), st.get("bans", 0))
+        facts.append(("Rate limit", text))
     reset = getattr(ctx, "last_reset", None)  # net.last_reset(): {"cause", "reason"}
     if isinstance(reset, dict) and reset.get("cause"):
         text = reset["cause"]
@@ -1005,8 +1012,15 @@ COUNTER_LABELS = (
     ("rang", "rang"),
     ("quiet", "quiet-answered"),
     ("blocked", "blocked"),
-    ("scanner", "scanners dropped"),
+    ("scanner", "scanner calls dropped"),
 )
+# The gate's other counters (calllog.count), shown when they appear.
+OTHER_LABELS = {
+    "scanner_requests": "scanner requests dropped",
+    "unknown_source": "calls from unknown sources dropped",
+    "not_in_dialog": "stray in-call requests dropped",
+    "not_for_phone": "other requests dropped",
+}
 
 
 def esc(value):
@@ -1122,7 +1136,8 @@ def counter_rows(counters, unseen, totals):
         yield row(label, counters.get(key, 0), unseen.get(key, 0), totals.get(key, 0))
     for key in counters:
         if key not in labels:
-            yield row(key.replace("_", " "), counters[key], "", totals.get(key, ""))
+            label = OTHER_LABELS.get(key) or key.replace("_", " ")
+            yield row(label, counters[key], "", totals.get(key, ""))
 
 
 def row(*cells):

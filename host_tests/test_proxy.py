@@ -443,3 +443,30 @@ def test_ack_of_a_failed_outgoing_call_keeps_the_invite_branch():
     out, dest = only(proxy.handle(ack, ATA, NOW + 6))
     assert dest == PROVIDER
     assert parse(out).vias()[0] == parse(fwd).vias()[0]
+
+
+def test_response_toward_a_named_host_without_received_goes_to_the_provider():
+    proxy = make_proxy()
+    resp = (
+        b"SIP/2.0 200 OK\r\n"
+        b"Via: SIP/2.0/UDP 192.168.1.50:5060;branch=z9hG4bKhg0123456789ab;rport=5060\r\n"
+        b"Via: SIP/2.0/UDP sbc.provider.example;branch=z9hG4bKsbc\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: y\r\nCSeq: 2 BYE\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    out, dest = only(proxy.handle(resp, ATA, NOW))
+    assert dest == PROVIDER
+    assert parse(out).vias() == [b"SIP/2.0/UDP sbc.provider.example;branch=z9hG4bKsbc"]
+    # sent by hushgate's address but another port: not ours
+    other = resp.replace(b"192.168.1.50:5060;", b"192.168.1.50:5062;")
+    assert not proxy.handle(other, PROVIDER, NOW)
+
+
+def test_expired_entries_make_room_before_live_ones():
+    proxy = make_proxy()
+    proxy.dialogs_max = 2
+    proxy.handle(inbound_invite(call_id=b"old"), PROVIDER, NOW)
+    late = NOW + proxy.dialog_setup_ms + 1
+    proxy.handle(inbound_invite(call_id=b"live"), PROVIDER, late - 10)
+    proxy.handle(inbound_invite(call_id=b"new"), PROVIDER, late)
+    assert sorted(proxy._dialogs) == [b"live", b"new"]

@@ -149,7 +149,7 @@ def test_decision_table():
             failures.append("%s: got %r" % (what, v))
         count += 1
         gc.collect()
-    assert count == 51, count
+    assert count == 52, count
     assert not failures, "\n".join(failures)
 
 

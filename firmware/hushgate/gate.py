@@ -242,6 +242,10 @@ class Gate:
             self.calllog.count("unknown_source")
             self.last_unknown_source = ip
             return _UNKNOWN_SOURCE
+        if in_dialog:
+            # A new transaction of a call already let through (the INVITE again
+            # with credentials after the ATA challenged it): not a new call.
+            return _IN_DIALOG
         if method != b"INVITE":
             if method in _NOT_FOR_PHONE:
                 self.calllog.count("not_for_phone")

@@ -77,7 +77,7 @@ def test_invalid_corpus_raises_sip_error():
 
 def test_wsinv_fields():
     msg = corpus("wsinv")
-    assert msg.method == b"INVITE"
+    assert msg.method == b"INVITE" and msg.version == b"SIP/2.0"
     assert msg.uri == b"sip:vivekg@chair-dnrc.example.com;unknownparam"
     assert msg.call_id == b"wsinv.ndaksdj@192.0.2.1"
     assert msg.cseq_num == 9 and msg.cseq_method == b"INVITE"

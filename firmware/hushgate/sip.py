@@ -517,6 +517,7 @@ class Message:
 
     max_size = MAX_SIZE
     max_headers = 80
+    version = b"SIP/2.0"  # the only one parse() accepts
 
     def __init__(self, data, max_size=None):
         limit = self.max_size if max_size is None else max_size

@@ -420,7 +420,7 @@ def test_restarts_ntp_and_errors_are_shown():
     ctx.log.count("scanner_requests", 7)
     text = get(client, "/").text
     assert "scanner requests dropped</td><td>7</td>" in text
-    assert "forwarded 3, dropped bad 1" in text
+    assert "forwarded 3" in text and "dropped bad 1" in text
     assert "NTP answered at 16:00" in text
     assert "watchdog: sip task stuck &lt;x&gt;" in text
     assert "sip 2" in text and "web: OSError(28)" in text

@@ -5,7 +5,7 @@ is closed, and no state changes unless the request was a well-formed, authentica
 import asyncio
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_web import FORM, PASSWORD, Reader, Writer, logged_in, new_app, settings_form
 
@@ -184,6 +184,8 @@ settings_fields = st.dictionaries(
 
 @FAST
 @given(fields=settings_fields)
+@example(fields={})  # the good form as it is: saved
+@example(fields={"q0s": "25:00"})  # one mistake: nothing saved
 def test_any_settings_form_saves_a_valid_config_or_nothing(fields):
     ctx, app = _logged_in_app()
     token = app.auth.csrf(_STATE.setdefault("session", app.auth.login()))

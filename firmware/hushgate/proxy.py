@@ -167,6 +167,7 @@ class Proxy:
             "absorbed": 0,
             "keepalives": 0,
             "dropped_memory": 0,
+            "errors": 0,
         }
         self._dialogs = {}  # Call-ID -> [expiry ticks, origin]
         self._verdicts = {}  # Call-ID -> [expiry, CSeq, branch hash, action, code, reason, ip]
@@ -237,6 +238,12 @@ class Proxy:
             stats["dropped_bad"] += 1
             if self.log is not None:
                 self.log("sip: unusable message from %s: %s" % (source[0], e))
+            return _NOTHING
+        except (IndexError, ValueError, TypeError, KeyError, AttributeError) as e:
+            # A bug here must cost one datagram, not the SIP task: counted, logged.
+            stats["errors"] += 1
+            if self.log is not None:
+                self.log("sip: proxy error on a datagram from %s: %r" % (source[0], e))
             return _NOTHING
 
     # -- requests from the ATA -----------------------------------------------

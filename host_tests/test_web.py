@@ -861,6 +861,33 @@ def test_too_many_connections_get_503():
     assert app.active == 0
 
 
+def test_the_page_unloads_when_idle_with_one_waiting_task():
+    import sys
+
+    ctx, app, client = new_app()
+    app.keep_loaded_s = 0.05
+    started = []
+    wait = app._unload_when_idle
+
+    async def counted():
+        started.append(1)
+        await wait()
+
+    app._unload_when_idle = counted
+
+    async def many():
+        for _ in range(20):
+            await app.serve(Reader(b"GET /s.css HTTP/1.0\r\n\r\n"), Writer(("10.0.0.2", 1)))
+        assert app._app is not None and "hushgate.pages" in sys.modules
+        await asyncio.sleep(0.3)
+
+    asyncio.run(many())
+    assert started == [1] and app._app is None and "hushgate.pages" not in sys.modules
+    app.keep_loaded_s = 0
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200
+    assert app._app is None and "microdot" not in sys.modules
+
+
 def test_multipart_parser():
     body = (
         b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'

@@ -39,6 +39,7 @@ class Web:
         self.active = 0
         self._app = None
         self._idle = 0  # bumped by every request; an unload waits for it to stay still
+        self._unloading = False
 
     def app(self):
         """The Microdot app, importing it if needed."""
@@ -99,15 +100,21 @@ class Web:
         finally:
             self.active -= 1
             if not self.active:
-                if self.keep_loaded_s:
-                    asyncio.create_task(self._unload_later(self._idle))
-                else:
+                if not self.keep_loaded_s:
                     self.unload()
+                elif not self._unloading:  # one waiting task, however many requests
+                    self._unloading = True
+                    asyncio.create_task(self._unload_when_idle())
 
-    async def _unload_later(self, idle):
-        await asyncio.sleep(self.keep_loaded_s)
-        if not self.active and idle == self._idle:
-            self.unload()
+    async def _unload_when_idle(self):
+        try:
+            while self._app is not None:
+                idle = self._idle
+                await asyncio.sleep(self.keep_loaded_s)
+                if not self.active and idle == self._idle:
+                    self.unload()
+        finally:
+            self._unloading = False
 
 
 class _Writer:

@@ -340,8 +340,10 @@ def _calls_during(caller, net, stop, results, every_s=3.0):
 
 def _flood_and_call(gate, caller, net, flood):
     """flood(seconds) for 20 s while a wanted call is placed every 3 s, then 10 s more
-    without calls: the heap after those 10 s must be what it was before them (the calls
-    leave bounded entries in the call log and the dialog table; the flood nothing)."""
+    without calls while the heap is read every second. The firmware's heap figure after
+    a collection still varies by a few KB with the datagrams in flight (MicroPython's
+    collector is conservative), so "flat" compares the lowest reading of the first five
+    seconds with the lowest of the last five: a leak raises the floor, noise does not."""
     idle = gate.mem_alloc()
     stop = threading.Event()
     results = []
@@ -352,14 +354,23 @@ def _flood_and_call(gate, caller, net, flood):
     finally:
         stop.set()
         calls.join(40)
-    during = gate.mem_alloc()
-    sent += flood(10)
-    after = gate.mem_alloc()
+    box = {}
+    flooding = threading.Thread(target=lambda: box.update(sent=flood(10)))
+    flooding.start()
+    samples = []
+    started = time.monotonic()
+    while flooding.is_alive() and time.monotonic() - started < 30:
+        samples.append((time.monotonic() - started, gate.mem_alloc()))
+        time.sleep(0.5)
+    flooding.join(30)
+    sent += box.get("sent", 0)
+    first = min(m for t, m in samples if t < 5)
+    last = min(m for t, m in samples if t >= 5)
     print(
-        "%d datagrams, %d wanted calls; heap in use: idle %d, after 20 s of flood and calls"
-        " %d, after 10 s more flood %d" % (sent, len(results), idle, during, after)
+        "%d datagrams, %d wanted calls; heap in use: idle %d, during the last 10 s of flood"
+        " %s" % (sent, len(results), idle, [m for t, m in samples])
     )
-    return sent, results, during, after
+    return sent, results, first, last
 
 
 def test_flood_from_one_address_while_wanted_calls_complete(line, caller, scanner, net):
@@ -380,11 +391,11 @@ def test_flood_from_one_address_while_wanted_calls_complete(line, caller, scanne
         )
         return done.count("OutgoingCall(C)")
 
-    sent, results, during, after = _flood_and_call(gate, caller, net, flood)
+    sent, results, first, last = _flood_and_call(gate, caller, net, flood)
     assert sent >= 20000, sent
     assert len(results) >= 5
     assert all((r.successful, r.failed) == (1, 0) for r in results), results
-    assert after - during < 1024, (during, after)
+    assert last - first < 2048, (first, last)
     assert gate.running()
 
 
@@ -399,14 +410,14 @@ def test_flood_from_many_addresses_while_wanted_calls_complete(line, caller, net
         return blaster.send([invite], target, rate=FLOOD_RATE, duration=seconds)
 
     try:
-        sent, results, during, after = _flood_and_call(gate, caller, net, flood)
+        sent, results, first, last = _flood_and_call(gate, caller, net, flood)
     finally:
         blaster.close()
     assert sent >= 20000, sent
     assert blaster.replies == []
     assert len(results) >= 5
     assert all((r.successful, r.failed) == (1, 0) for r in results), results
-    assert after - during < 1024, (during, after)
+    assert last - first < 2048, (first, last)
     assert gate.running()
 
 

@@ -5,7 +5,7 @@ import asyncio
 import gc
 import sys
 
-from hushgate import calllog, configfile, gate, proxy, udp
+from hushgate import calllog, config, gate, proxy, store, udp
 from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
 
 _RESOLVE_EVERY_S = const(300)
@@ -63,10 +63,10 @@ class App:
         self.board = board
         self.opts = opts
         self.started_ms = ticks_ms()
-        self.store = configfile.Store(opts["state"])
+        self.store = store.Store(opts["state"])
         storage = self.store.storage
-        first_boot = storage.read(configfile.FILE) is None
-        first_boot = first_boot and storage.read(configfile.FILE + ".bak") is None
+        first_boot = storage.read(store.FILE) is None
+        first_boot = first_boot and storage.read(store.FILE + ".bak") is None
         cfg, problems = self.store.load()
         for key in ("ata", "provider"):
             if opts.get(key):
@@ -77,6 +77,7 @@ class App:
             log("config: new %s/config.json with the defaults" % opts["state"])
             cfg = self.store.save(cfg)
             problems = []
+        config.release()  # the validation code is needed again only to save
         self.config_problems = problems
         for problem in problems:
             log("config: %s" % problem)
@@ -109,7 +110,10 @@ class App:
 
     def apply(self, cfg):
         """A config becomes live once saved; raises ValueError listing its mistakes."""
-        cfg = self.store.save(cfg)
+        try:
+            cfg = self.store.save(cfg)
+        finally:
+            config.release()
         self.config = cfg
         self.gate.configure(cfg)
         self.tz = self.log.tz = self.gate.tz

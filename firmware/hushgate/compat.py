@@ -31,11 +31,14 @@ except AttributeError:
         return ((end - start + _TICKS_HALF) % _TICKS_PERIOD) - _TICKS_HALF
 
 
-try:
+def sleep_ms(ms):
+    """An awaitable that sleeps ms milliseconds (asyncio.sleep_ms where it exists)."""
+    # asyncio is imported here, not at the top: it costs ~5 KB of heap, which users
+    # of const or ticks (the pure modules' tests, tools) should not pay. A plain
+    # function, not a coroutine, so MicroPython's allocation-free sleep_ms is kept.
     import asyncio
 
-    sleep_ms = asyncio.sleep_ms
-except AttributeError:
-
-    async def sleep_ms(ms):
-        await asyncio.sleep(ms / 1000)
+    try:
+        return asyncio.sleep_ms(ms)
+    except AttributeError:
+        return asyncio.sleep(ms / 1000)

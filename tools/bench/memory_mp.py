@@ -12,7 +12,7 @@ PHASE_MODULES = (
     "hushgate.proxy",
     "hushgate.limiter",
     "hushgate.config",
-    "hushgate.configfile",
+    "hushgate.store",
     "hushgate.tz",
     "hushgate.calllog",
     "hushgate.gate",

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -750,6 +751,9 @@ class Hushgate:
             return json.load(f)
 
     def _set_password(self):
+        firmware = os.path.join(ROOT, "firmware")
+        if firmware not in sys.path:
+            sys.path.insert(0, firmware)
         from hushgate import auth
 
         keeper = auth.Auth(self.state, lambda: 0)

@@ -27,16 +27,6 @@ def _host_port(text, default_port=5060):
     return host, int(port)
 
 
-class Clock:
-    """The board's clock as the gate sees it: UTC seconds, or None until known."""
-
-    def __init__(self, board_clock):
-        self._board = board_clock
-
-    def utc(self):
-        return self._board.utc()
-
-
 class _ConsoleCallLog(calllog.CallLog):
     """The call log, with a line on the console per call attempt."""
 
@@ -62,7 +52,8 @@ class App:
     def __init__(self, board, opts):
         self.board = board
         self.opts = opts
-        self.started_ms = ticks_ms()
+        self._uptime_at = ticks_ms()
+        self._uptime_ms = 0
         self.store = store.Store(opts["state"])
         storage = self.store.storage
         first_boot = storage.read(store.FILE) is None
@@ -82,7 +73,9 @@ class App:
         for problem in problems:
             log("config: %s" % problem)
         self.config = cfg
-        self.clock = Clock(board.clock)
+        self.clock = board.clock  # utc() -> int, or None until NTP answered
+        last_reset = getattr(board, "last_reset", None)
+        self.last_reset = last_reset() if last_reset else None  # readable once
         self.log = _ConsoleCallLog(self.store)
         self.gate = gate.Gate(cfg, self.log, self.clock)
         me = opts["listen"]
@@ -98,7 +91,11 @@ class App:
     # -- what the web page and the panel see -------------------------------------
 
     def uptime_s(self):
-        return ticks_diff(ticks_ms(), self.started_ms) // 1000
+        # ticks wrap (after ~6 days on a board): accumulate them instead.
+        now = ticks_ms()
+        self._uptime_ms += ticks_diff(now, self._uptime_at)
+        self._uptime_at = now
+        return self._uptime_ms // 1000
 
     def mem(self):
         gc.collect()
@@ -241,6 +238,7 @@ class App:
         wdt = board.watchdog(_WATCHDOG_MS)
         while True:
             await sleep_ms(_SUPERVISE_MS)
+            self.uptime_s()  # often enough that ticks never wrap between two readings
             if wdt is not None and self.healthy():
                 wdt.feed()
 

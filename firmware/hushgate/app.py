@@ -239,17 +239,27 @@ class App:
         while True:
             await sleep_ms(_SUPERVISE_MS)
             self.uptime_s()  # often enough that ticks never wrap between two readings
-            if wdt is not None and self.healthy():
-                wdt.feed()
+            trouble = self.trouble()
+            if trouble is None:
+                if wdt is not None:
+                    wdt.feed()
+            elif hasattr(board, "restart"):
+                # The watchdog would reset us soon anyway; this way the reason is
+                # written down and shown on the page after the boot.
+                board.restart(trouble)
 
-    def healthy(self):
-        """Every task runs, or ended by design, and none is stuck in a restart loop."""
+    def trouble(self):
+        """None while every task runs (or ended by design) and none keeps crashing."""
         for name, task in self.tasks.items():
             if task.done() and name not in self.finished:
-                return False
+                return "task %s ended" % name
             if self.restarts.get(name, 0) > self.max_restarts:
-                return False
-        return True
+                return "task %s crashed %d times: %s" % (
+                    name,
+                    self.restarts[name],
+                    self.last_error,
+                )
+        return None
 
     def stop(self):
         self.log.save()

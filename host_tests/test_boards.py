@@ -30,18 +30,22 @@ CONTRACT = [
     "last_reset",
 ]
 
-# What docs/boards.md promises for each Ethernet board's PHY.
+# What docs/boards.md promises for each Ethernet board's PHY: pins as numbers, the
+# port's constants as the stand-in network/machine modules name them.
 LAN = {
     "wt32_eth01": dict(
-        mdc=23, mdio=18, phy_type="LAN8720", phy_addr=1, power=16, ref_clk=0, ref_clk_mode="in"
+        mdc=23, mdio=18, phy_type="phy-lan8720", phy_addr=1, power=16, ref_clk=0,
+        ref_clk_mode="in",
     ),
     "olimex_esp32_poe": dict(
-        mdc=23, mdio=18, phy_type="LAN8720", phy_addr=0, power=12, ref_clk=17, ref_clk_mode="out"
+        mdc=23, mdio=18, phy_type="phy-lan8720", phy_addr=0, power=12, ref_clk=17,
+        ref_clk_mode="out",
     ),
     "esp32_ethernet_kit": dict(
-        mdc=23, mdio=18, phy_type="IP101", phy_addr=1, power=5, ref_clk=0, ref_clk_mode="in"
+        mdc=23, mdio=18, phy_type="phy-ip101", phy_addr=1, power=5, ref_clk=0,
+        ref_clk_mode="in",
     ),
-}
+}  # fmt: skip
 PANEL = {
     "wt32_eth01": (4, 32, True),
     "olimex_esp32_poe": (4, 34, False),
@@ -132,42 +136,33 @@ def test_board_exports_the_contract_and_touches_no_pin_at_import(board, fake_har
 
 
 @pytest.mark.parametrize("board", sorted(LAN))
-def test_ethernet_board_brings_up_its_phy(board, fake_hardware, monkeypatch):
+def test_ethernet_board_brings_up_its_phy(board, fake_hardware):
+    _machine, network = fake_hardware
     module = load(board)
     seen = {}
-    net = sys.modules["hushgate.net"]
 
     def fake_lan(**kw):
-        seen.update(kw)
+        for key, value in kw.items():
+            seen[key] = value.pin if isinstance(value, FakePin) else value
         return FakeLan()
 
-    monkeypatch.setattr(net, "lan", fake_lan)
+    network.LAN = fake_lan
     ip = asyncio.run(module["network_up"]({}))
     assert seen == LAN[board]
     assert ip == "192.168.1.50"
     assert module["options"]()["listen"] == ("192.168.1.50", 5060)
-    assert module["online"]() is True
-
-
-def test_lan_helper_maps_names_to_port_constants(fake_hardware):
-    from hushgate import net
-
-    kind, kw = net.lan(**LAN["olimex_esp32_poe"])
-    assert kind == "lan"
-    assert kw["phy_type"] == "phy-lan8720"
-    assert kw["phy_addr"] == 0
-    assert [kw[k].pin for k in ("mdc", "mdio", "power", "ref_clk")] == [23, 18, 12, 17]
-    assert kw["ref_clk_mode"] == "out"
-    kind, kw = net.lan(**LAN["esp32_ethernet_kit"])
-    assert kw["phy_type"] == "phy-ip101"
-    assert kw["ref_clk_mode"] == "in"
+    assert module["online"]() == "192.168.1.50"
 
 
 def test_pico_w_joins_the_configured_wifi(fake_hardware):
     module = load("pico_w")
+    _machine, network = fake_hardware
+    countries = []
+    network.country = countries.append
     config = {"wifi_ssid": "home", "wifi_password": "secret", "wifi_country": "DE"}
     ip = asyncio.run(module["network_up"](config))
     assert ip == "192.168.1.50"
+    assert countries == ["DE"]
     nic = module["_board"]._nic
     assert ("config", {"pm": FakeWlan.PM_NONE}) in nic.calls
     assert ("connect", "home", "secret") not in nic.calls  # already connected
@@ -206,8 +201,8 @@ def test_bad_phy_is_reported_not_raised(fake_hardware):
     lines = []
     board = net.Board("x", broken, led_pin=2, button_pin=0)
     assert asyncio.run(board.network_up({}, log=lines.append)) is None
-    assert lines == ["net: cannot start the interface: OSError('ethernet_init failed')"]
-    assert board.online() is False
+    assert lines == ["net: bring-up failed: OSError('ethernet_init failed')"]
+    assert board.online() is None
 
 
 def test_panel_steps_the_gates_quiet_modes_in_order():
@@ -337,7 +332,7 @@ def test_link_back_with_the_same_address_keeps_running(fake_hardware):
 
     nic = FlakyLan(["192.168.1.50", "192.168.1.50"])
     board = net.Board("x", lambda: nic, led_pin=2, button_pin=0)
-    assert asyncio.run(board.network_up({}, log=None)) == "192.168.1.50"
+    assert asyncio.run(board.network_up({})) == "192.168.1.50"
     nic.up = False  # cable pulled, then back
     assert run_link(board, 3) == []
     assert board.online()
@@ -348,7 +343,7 @@ def test_link_back_with_another_address_restarts(fake_hardware):
 
     nic = FlakyLan(["192.168.1.50", "192.168.1.77"])
     board = net.Board("x", lambda: nic, led_pin=2, button_pin=0)
-    asyncio.run(board.network_up({}, log=None))
+    asyncio.run(board.network_up({}))
     nic.up = False
     assert run_link(board, 2) == ["network address is now 192.168.1.77 (was 192.168.1.50)"]
 
@@ -359,7 +354,7 @@ def test_boot_without_network_restarts_once_it_comes(fake_hardware):
     nic = FlakyLan([None, None, "192.168.1.50"])
     board = net.Board("x", lambda: nic, led_pin=2, button_pin=0)
     board.up_timeout_ms = 300
-    assert asyncio.run(board.network_up({}, log=None)) is None
+    assert asyncio.run(board.network_up({})) is None
     assert board.options()["listen"] == ("0.0.0.0", 5060)
     assert run_link(board, 3) == ["network address is now 192.168.1.50 (was None)"]
 

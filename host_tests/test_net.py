@@ -1,6 +1,7 @@
 # Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
 # net.py is board-side, but its board imports are local to the functions that
-# need them, so the clock, back-off, address and reset-note logic is tested here.
+# need them, so the clock, back-off, address, bring-up and reset-note logic is
+# tested here (host_tests/test_boards.py adds stand-in machine/network modules).
 import asyncio
 import os
 
@@ -39,15 +40,9 @@ def test_static_address_mistakes_name_key_and_value():
     assert bad({"net_address": "192.168.1.5"}).startswith("net_address:")
     assert bad({"net_address": "192.168.1.5/33"}).startswith("net_address:")
     assert bad({"net_address": "192.168.1.5/24"}).startswith('net_gateway: ""')
+    assert bad({"net_address": "x/24", "net_gateway": "192.168.1.1"}).startswith("net_address:")
     msg = bad({"net_address": "192.168.1.5/24", "net_gateway": "192.168.1.1", "net_dns": "x"})
     assert msg.startswith('net_dns: "x"')
-
-
-def test_backoff_doubles_to_max_and_resets_on_success():
-    b = net.Backoff(10, 80, 3600)
-    assert [b.after(False) for _ in range(6)] == [10, 20, 40, 80, 80, 80]
-    assert b.after(True) == 3600
-    assert b.after(False) == 10
 
 
 class FakeNtp:
@@ -61,45 +56,64 @@ class FakeNtp:
             raise OSError(110)
 
 
+class DoneError(Exception):
+    pass
+
+
+def board(nic=None, state_dir="build/test_net_state"):
+    b = net.Board("x", lambda: nic, led_pin=2, button_pin=0, state_dir=state_dir)
+    b.log = []
+    b.log = b.log.append
+    return b
+
+
+def run_ntp(b, ntp, rounds):
+    """The board's NTP task until ntp has answered `rounds` times; returns the sleeps (ms)."""
+    b.settime = ntp
+    slept = []
+
+    async def sleep(ms):
+        slept.append(ms)
+        if ntp.calls == rounds:
+            raise DoneError()
+
+    try:
+        asyncio.run(b.ntp(sleep))
+    except DoneError:
+        pass
+    return slept
+
+
 def test_clock_unknown_until_ntp_succeeds():
-    ntp = FakeNtp([False, True])
-    known = []
     lines = []
-    clock = net.Clock(ntp, time_s=lambda: 1000, log=lines.append, on_known=known.append)
-    offset = 946684800 if net._epoch_offset() else 0
-    assert clock.utc() is None
-    assert clock.sync() is False
-    assert clock.utc() is None
-    assert clock.failures == 1
-    assert clock.sync() is True
-    assert clock.utc() == 1000 + offset
-    assert known == [1000 + offset]
-    assert clock.failures == 0
+    b = board()
+    b.log = lines.append
+    b.time_s = lambda: 1000
+    offset = 946684800 if net._EPOCH_OFFSET else 0
+    assert b.clock is b and b.utc() is None
+    run_ntp(b, FakeNtp([False, True]), 1)
+    assert b.utc() is None
+    assert b.failures == 1
+    run_ntp(b, FakeNtp([True]), 1)
+    assert b.utc() == 1000 + offset
+    assert b.last_sync == 1000 + offset
+    assert b.failures == 0
     assert lines[0].startswith("clock: NTP failed (1 in a row)")
     assert lines[1] == "clock: set by NTP"
 
 
-def test_clock_task_retries_with_backoff_then_resyncs():
-    ntp = FakeNtp([False, False, True, True])
-    clock = net.Clock(ntp, time_s=lambda: 5)
-    slept = []
-
-    class DoneError(Exception):
-        pass
-
-    async def sleep(ms):
-        slept.append(ms)
-        if ntp.calls == 4:
-            raise DoneError()
-
-    try:
-        asyncio.run(clock.run(sleep))
-    except DoneError:
-        pass
-    # 10 s, 20 s after the failures, then resync_s (4 h) in 60 s steps.
-    assert slept[:2] == [10000, 20000]
-    assert slept[2:] == [60000] * (4 * 60) + [60000]
-    assert clock.known
+def test_clock_retries_with_backoff_to_the_max_then_resyncs():
+    b = board()
+    b.time_s = lambda: 5
+    ntp = FakeNtp([False] * 8 + [True, False, True])
+    slept = run_ntp(b, ntp, 11)
+    # 10 s doubling to 15 min while failing, 4 h after a success, 10 s again after
+    # the next failure.
+    assert slept == [
+        10000, 20000, 40000, 80000, 160000, 320000, 640000, 900000,
+        4 * 3600 * 1000, 10000, 4 * 3600 * 1000,
+    ]  # fmt: skip
+    assert b.utc() is not None
 
 
 def test_resolve_address_is_returned_without_dns():
@@ -142,20 +156,29 @@ def _fresh_dir():
     return path
 
 
+def restart(b, reason):
+    """Board.restart without a board: it notes the reason, then machine.reset() fails."""
+    try:
+        b.restart(reason)
+    except (ImportError, AttributeError):  # no machine module (CPython, the unix port)
+        pass
+
+
 def test_reset_note_survives_once():
-    state = _fresh_dir()
-    assert net.take_reset_note(state) is None
-    assert net.note_reset(state + "/", "task sip crashed: MemoryError")
-    assert net.take_reset_note(state) == "task sip crashed: MemoryError"
-    assert net.take_reset_note(state) is None
-    # The boot report always has a cause, even off the board.
-    report = net.last_reset(state)
+    b = board(state_dir=_fresh_dir() + "/")
+    report = b.last_reset()
     assert report["reason"] is None
+    # The boot report always has a cause, even off the board.
     assert isinstance(report["cause"], str) and report["cause"]
+    restart(b, "task sip crashed: MemoryError")
+    assert b.last_reset()["reason"] == "task sip crashed: MemoryError"
+    assert b.last_reset()["reason"] is None
 
 
-def test_reset_note_in_missing_folder_reports_failure():
-    assert net.note_reset("build/no/such/folder", "x") is False
+def test_reset_note_in_missing_folder_still_resets():
+    b = board(state_dir="build/no/such/folder")
+    restart(b, "x")
+    assert b.last_reset()["reason"] is None
 
 
 class FakeNic:
@@ -182,26 +205,29 @@ class FakeNic:
 def test_bring_up_waits_for_address_and_applies_static():
     nic = FakeNic(up_after=2)
     config = {"net_address": "192.168.1.77/24", "net_gateway": "192.168.1.1"}
-    ip = asyncio.run(net.bring_up(nic, config, timeout_ms=5000))
-    assert ip == "192.168.1.77"
+    b = board(nic)
+    assert asyncio.run(b.network_up(config)) == "192.168.1.77"
     assert nic.active_calls == [True]
     assert nic.configured == ("192.168.1.77", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+    assert b.options()["listen"] == ("192.168.1.77", 5060)
+    assert b.online() == "192.168.1.77"
 
 
 def test_bring_up_gives_up_with_none():
-    nic = FakeNic(up_after=10**6)
     lines = []
-    ip = asyncio.run(net.bring_up(nic, {}, timeout_ms=600, log=lines.append))
-    assert ip is None
+    b = board(FakeNic(up_after=10**6))
+    b.up_timeout_ms = 600
+    assert asyncio.run(b.network_up({}, log=lines.append)) is None
     assert lines == ["net: no address after 0 s"]
+    assert b.online() is None
 
 
 def test_bring_up_bad_static_config_is_reported():
-    nic = FakeNic(up_after=0)
     lines = []
-    ip = asyncio.run(net.bring_up(nic, {"net_address": "nonsense"}, log=lines.append))
-    assert ip is None
+    b = board(FakeNic(up_after=0))
+    assert asyncio.run(b.network_up({"net_address": "nonsense"}, log=lines.append)) is None
     assert lines[0].startswith("net: bring-up failed")
+    assert "net_address" in lines[0]
 
 
 def test_wifi_without_ssid_says_so():
@@ -210,15 +236,18 @@ def test_wifi_without_ssid_says_so():
             raise AssertionError("must not connect without an SSID")
 
     lines = []
-    assert asyncio.run(net.bring_up(FakeWlan(0), {}, log=lines.append)) is None
-    assert lines == ["net: wifi_ssid is not set in config.json"]
+    b = board(FakeWlan(0))
+    assert asyncio.run(b.network_up({}, log=lines.append)) is None
+    assert len(lines) == 1 and "wifi_ssid is not set in config.json" in lines[0]
 
 
 def test_board_settings_are_checked_with_the_config():
     from hushgate import config
 
-    net.register_settings()
-    net.register_settings()  # twice is harmless: a restarted app registers again
+    b = board(state_dir=_fresh_dir())
+    b.options()
+    b._opts = None
+    b.options()  # twice is harmless: a restarted app registers again
     cfg, errors = config.validate(
         {
             "net_address": "192.168.1.50/24",
@@ -234,16 +263,29 @@ def test_board_settings_are_checked_with_the_config():
     assert cfg["ntp_server"] == "pool.ntp.org"
     assert net.static_address(cfg)[0] == "192.168.1.50"
     cfg, errors = config.validate(
-        {"net_address": "192.168.1.500/24", "net_dns": "x", "hostname": "", "wifi_country": "DEU"}
+        {
+            "net_address": "192.168.1.500/24",
+            "net_dns": "x",
+            "hostname": "",
+            "wifi_country": "DEU",
+            "ntp_server": "n" * 65,
+            "wifi_ssid": 5,
+        }
     )
     assert cfg is None
     assert [e.split(":")[0] for e in errors] == [
         "net_address",
         "net_dns",
         "hostname",
+        "ntp_server",
+        "wifi_ssid",
         "wifi_country",
     ]
-    assert (
-        errors[0]
-        == "net_address: '192.168.1.500/24' is not \"dhcp\" or an address like 192.168.1.50/24"
+    assert errors[0] == (
+        'net_address: "192.168.1.500/24" is not "dhcp" or an address like 192.168.1.50/24'
     )
+    assert errors[1] == "net_dns: 'x' is not an IPv4 address (or empty)"
+    assert errors[2] == "hostname: '' is not a text of up to 32 characters"
+    assert errors[3].endswith("... is not a text of up to 64 characters")
+    assert errors[4] == "wifi_ssid: 5 is not a text of up to 32 characters"
+    assert errors[5] == "wifi_country: 'DEU' is not a two-letter country code (or empty)"

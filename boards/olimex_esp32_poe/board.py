@@ -9,8 +9,20 @@ NAME = "olimex_esp32_poe"
 
 
 def _nic():
-    return net.lan(
-        mdc=23, mdio=18, phy_type="LAN8720", phy_addr=0, power=12, ref_clk=17, ref_clk_mode="out"
+    # The RMII PHY (MDC 23, MDIO 18 on every ESP32 board); made when the app first
+    # brings the network up, so importing this file touches no pin.
+    import machine
+    import network
+
+    pin = machine.Pin
+    return network.LAN(
+        mdc=pin(23),
+        mdio=pin(18),
+        phy_type=network.PHY_LAN8720,
+        phy_addr=0,
+        power=pin(12),
+        ref_clk=pin(17),
+        ref_clk_mode=pin.OUT,
     )
 
 

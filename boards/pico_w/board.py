@@ -10,7 +10,7 @@ NAME = "pico_w"
 def _nic():
     import network
 
-    nic = net.wlan()
+    nic = network.WLAN(network.STA_IF)
     nic.active(True)
     # Wi-Fi power saving delays inbound datagrams by up to a beacon interval.
     pm_none = getattr(network.WLAN, "PM_NONE", None)
@@ -19,20 +19,20 @@ def _nic():
     return nic
 
 
-class _PicoBoard(net.Board):
-    async def network_up(self, config, log=None):
-        country = config.get("wifi_country")
-        if country:
-            try:
-                import network
-
-                network.country(country)
-            except (AttributeError, ValueError, OSError):
-                pass
-        return await net.Board.network_up(self, config, log)
+_board = net.Board(NAME, _nic, led_pin="LED", button_pin=15, button_active_low=True)
 
 
-_board = _PicoBoard(NAME, _nic, led_pin="LED", button_pin=15, button_active_low=True)
+async def network_up(config, log=None):
+    # The regulatory domain first (which channels and power are allowed), then join.
+    if config.get("wifi_country"):
+        try:
+            import network
+
+            network.country(config["wifi_country"])
+        except (AttributeError, ValueError, OSError):
+            pass
+    return await _board.network_up(config, log)
+
 
 button_active_low = _board.button_active_low
 state_dir = _board.state_dir
@@ -40,7 +40,6 @@ clock = _board.clock
 led = _board.led
 button = _board.button
 options = _board.options
-network_up = _board.network_up
 online = _board.online
 watchdog = _board.watchdog
 tasks = _board.tasks

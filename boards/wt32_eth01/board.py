@@ -8,8 +8,20 @@ NAME = "wt32_eth01"
 
 
 def _nic():
-    return net.lan(
-        mdc=23, mdio=18, phy_type="LAN8720", phy_addr=1, power=16, ref_clk=0, ref_clk_mode="in"
+    # The RMII PHY (MDC 23, MDIO 18 on every ESP32 board); made when the app first
+    # brings the network up, so importing this file touches no pin.
+    import machine
+    import network
+
+    pin = machine.Pin
+    return network.LAN(
+        mdc=pin(23),
+        mdio=pin(18),
+        phy_type=network.PHY_LAN8720,
+        phy_addr=1,
+        power=pin(16),
+        ref_clk=pin(0),
+        ref_clk_mode=pin.IN,
     )
 
 

@@ -167,9 +167,9 @@ class Board:
             # The board's own settings join config.json's (docs/boards.md); here, not
             # at import, since registering loads the config file's validation code.
             for setting in (
-                "net_address=dhcp net_gateway= net_dns= hostname=hushgate"
-                " ntp_server=pool.ntp.org wifi_ssid= wifi_password= wifi_country="
-            ).split():
+                "net_address=dhcp net_gateway net_dns hostname=hushgate"
+                " ntp_server=pool.ntp.org wifi_ssid wifi_password wifi_country"
+            ).split():  # key=default; no default: ""
                 key, _eq, default = setting.partition("=")
                 _config.register(key, default, _check_setting)
             try:
@@ -334,11 +334,10 @@ class Board:
             number = machine.reset_cause()
             cause = "cause %d" % number
             for name_words in (
-                "PWRON_RESET:power on,HARD_RESET:hard reset,WDT_RESET:watchdog,"
-                "DEEPSLEEP_RESET:deep sleep,SOFT_RESET:soft reset"
+                "PWRON power on,HARD hard reset,WDT watchdog,DEEPSLEEP deep sleep,SOFT soft reset"
             ).split(","):
-                name, _colon, words = name_words.partition(":")
-                if getattr(machine, name, None) == number:
+                name, _space, words = name_words.partition(" ")
+                if getattr(machine, name + "_RESET", None) == number:
                     cause = words
         except (ImportError, AttributeError):
             pass

@@ -9,11 +9,6 @@
 # import what they need only when they run.
 from hushgate.compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
-# The button's quiet positions are gate.py's QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING:
-# 0, 1, 2, stepped in that order (host_tests/test_boards.py checks the numbers); not
-# imported, so the panel's tests need not load the whole gate.
-_QUIET_SAID = "quiet off,quiet on,quiet until morning"  # by mode
-
 # LED patterns, played in a loop: each step is its length in ms, positive while the
 # LED is on, negative while it is off. Distinct by eye from across a room: the rhythm
 # differs, not only the speed (docs/boards.md has the table).
@@ -31,9 +26,9 @@ ERROR = (
 # button knows it worked before letting go.
 CONFIRM = (-50, 50, -50, 50, -50, 50, -50, 50, -300)
 
-# The LED's stories, most urgent first: the first one that is true is shown.
+# The LED's stories, most urgent first: the first one that is true is shown (their
+# names, for the host board's console, are in Panel.tick).
 _STORIES = (ERROR, NO_NETWORK, NO_CLOCK, BLOCKED, QUIET, NORMAL)
-_STORY_NAMES = "error,no network,no clock,blocked,quiet,normal"  # the host board prints them
 
 _powered_up = False  # the power-up gesture is looked for once per boot
 
@@ -157,9 +152,12 @@ class Panel:
                 calls.acknowledge()
                 said = "blocked calls acknowledged"
             else:
-                mode = (app.gate.quiet_mode + 1) % 3  # off -> on -> until morning -> off
+                # gate.py's QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING are 0, 1, 2, stepped
+                # in that order (host_tests/test_boards.py checks); not imported, so the
+                # panel's tests need not load the whole gate.
+                mode = (app.gate.quiet_mode + 1) % 3
                 app.gate.set_quiet(mode, app.clock.utc())
-                said = _QUIET_SAID.split(",")[mode]
+                said = "quiet off,quiet on,quiet until morning".split(",")[mode]
             self._refreshed = None  # the LED's story changed: at the next tick
         else:
             number = calls.last_caller()
@@ -209,7 +207,7 @@ class Panel:
             self.show(_STORIES[story])  # waits while a confirmation plays
             show_name = getattr(self.led, "show_pattern", None)
             if show_name is not None:
-                show_name(_STORY_NAMES.split(",")[story])
+                show_name("error,no network,no clock,blocked,quiet,normal".split(",")[story])
         ms = self.update(now)
         return ms if ms < wait else wait
 

@@ -26,11 +26,11 @@ traffic = st.lists(st.tuples(ips, st.integers(min_value=0, max_value=5000)), max
 
 def _check_limiter(lim):
     assert len(lim._slot) <= lim.size
-    for table in (lim._ips, lim._state, lim._tokens, lim._seen):
-        assert len(table) == lim.size
-    for ip, slot in lim._slot.items():
-        assert lim._ips[slot] == ip
-    assert len(set(lim._slot.values())) == len(lim._slot)
+    assert len(lim._tokens) == len(lim._seen) == lim.size + 1  # + the shared bucket
+    # A slot is in use exactly when one address maps to it.
+    used = set(lim._slot.values())
+    assert len(used) == len(lim._slot)
+    assert used == {i for i in range(lim.size) if lim._tokens[i] != -1}  # -1: a free slot
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,0 +1,442 @@
+# The settings page: every config key as a form field (errors under their field,
+# what was typed kept, nothing saved on error), the config download and upload, and
+# the password change. Validation is the config file's own (hushgate.configfile,
+# loaded by hushgate.config on first use and dropped with the page).
+import json
+
+from hushgate import config as _config
+from hushgate.http import text_of
+from hushgate.pages import DAYS, apply, esc, foot, head, hidden, html, logged_in, message
+
+
+def handle(web, req):
+    path = req.path
+    if path == "/settings":
+        if req.method == "POST":
+            return save_settings(req, web)
+        return settings_view(req, web, web.ctx.config, notice=req.args.get("n"))
+    if path == "/config.json":
+        return download(req, web)
+    if path == "/upload":
+        return upload(req, web)
+    return password(req, web)
+
+
+def settings_view(req, web, config, errors=None, status=200, notice=None, upload_error=None):
+    fields = settings_fields(config)
+    keys = [f[0] for f in fields] + ["password"]
+    grouped = errors_by_field(errors or [], keys)
+    rows = min(len(config.get("quiet_hours") or []) + 2, web.max_windows)
+    gen = settings_page(fields, config, grouped, req.csrf, rows, notice, upload_error)
+    return html(gen, status)
+
+
+def save_settings(req, web):
+    ctx = web.ctx
+    fields = settings_fields(ctx.config)
+    data, errors = config_from_form(req.form, ctx.config, fields, web.max_windows)
+    new, more = _config.validate(data, ctx.config)
+    errors = errors + list(more)
+    if not errors:
+        problem = apply(ctx, new)
+        if problem is None:
+            return 303, ["Location: /settings?n=Saved."], ""
+        errors = [problem]
+    return settings_view(req, web, data, errors, 400)
+
+
+def upload(req, web):
+    ctx = web.ctx
+    raw = req.form.get("file") or b""
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError
+    except ValueError:
+        text = "Not a config file (JSON)."
+        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
+    new, errors = _config.validate(_config.migrate(data), ctx.config)
+    if errors:
+        text = "Nothing was loaded: " + "; ".join(errors)
+        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
+    problem = apply(ctx, new)
+    if problem:
+        return settings_view(req, web, ctx.config, [], 500, upload_error=problem)
+    return 303, ["Location: /settings?n=Config+loaded."], ""
+
+
+def download(req, web):
+    headers = [
+        "Content-Type: application/json",
+        'Content-Disposition: attachment; filename="hushgate-config.json"',
+    ]
+    return 200, headers, _config.dumps(web.ctx.config)
+
+
+def password(req, web):
+    gate_auth = web.auth
+    form = req.form
+    new = text_of(form, "password")
+    if gate_auth.wait_s():
+        error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
+    elif not gate_auth.check_password(text_of(form, "old")):
+        error = "The current password is wrong."
+    elif new != text_of(form, "confirm"):
+        error = "The two new passwords differ."
+    else:
+        error = gate_auth.password_problem(new)
+    if error:
+        return settings_view(req, web, web.ctx.config, ["password: " + error], 400)
+    gate_auth.set_password(new)
+    return logged_in(web)
+
+
+def settings_fields(config):
+    """The form's fields: the known keys with labels, then any other key by type."""
+    known = set()
+    rows = []
+    for row in FIELDS:
+        known.add(row[0])
+        if row[0] in config:
+            rows.append(row)
+    for key in sorted(config):
+        if key in known or key == "version":
+            continue
+        value = config[key]
+        if isinstance(value, bool):
+            kind = "bool"
+        elif isinstance(value, int):
+            kind = "int"
+        elif value is None:
+            kind = "opt"
+        elif isinstance(value, str):
+            kind = "text"
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            kind = "lines"
+        else:
+            kind = "json"
+        rows.append((key, key.replace("_", " "), kind, ""))
+    return rows
+
+
+def lines(text):
+    out = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def config_from_form(form, config, fields, max_windows):
+    """The form's fields as a config dict (what was typed is kept even when it is
+    wrong, so the page can show it again) and the errors found converting it."""
+    data = dict(config)
+    errors = []
+    for key, _label, kind, _help in fields:
+        raw = text_of(form, key).strip()
+        if kind == "bool":
+            data[key] = key in form
+        elif kind == "int":
+            try:
+                data[key] = int(raw)
+            except ValueError:
+                data[key] = raw
+        elif kind == "choice":
+            data[key] = int(raw) if raw.isdigit() else raw
+        elif kind == "lines":
+            data[key] = lines(raw)
+        elif kind == "opt":
+            data[key] = raw or None
+        elif kind == "secret":
+            data[key] = text_of(form, key)  # spaces may be part of it
+        elif kind == "tz":
+            data[key] = text_of(form, "tzpick").strip() or raw
+        elif kind == "windows":
+            data[key] = windows_from_form(form, config.get(key), max_windows)
+        elif kind == "json":
+            try:
+                data[key] = json.loads(raw)
+            except ValueError:
+                data[key] = raw
+                errors.append("%s: not valid JSON" % key)
+        else:
+            data[key] = raw
+    return data, errors
+
+
+def windows_from_form(form, current, max_rows):
+    """The quiet windows from the day pickers; windows the form had no rows for
+    (more than max_rows) are kept as they were."""
+    try:
+        rows = min(int(text_of(form, "qn")), max_rows)
+    except ValueError:
+        rows = 0
+    windows = []
+    for i in range(rows):
+        key = "q%d" % i
+        days = form.get(key + "d") or []
+        if not isinstance(days, list):
+            days = [days]
+        start = text_of(form, key + "s").strip()
+        end = text_of(form, key + "e").strip()
+        if not (days or start or end):
+            continue
+        chosen = set()
+        for d in days:
+            if d in DAYS:
+                chosen.add(DAYS.index(d))
+        windows.append({"days": day_text(chosen), "start": start, "end": end})
+    if isinstance(current, list):
+        windows.extend(current[rows:])
+    return windows
+
+
+def errors_by_field(errors, keys):
+    """Validation messages ("quiet_hours[1].start: ...") grouped by the field they name."""
+    out = {}
+    for text in errors:
+        key = text
+        for sep in "[.: ":
+            i = key.find(sep)
+            if i >= 0:
+                key = key[:i]
+        if key not in keys:
+            key = ""
+        out.setdefault(key, []).append(text)
+    return out
+
+
+def day_set(days):
+    """A window's days ("Mon-Fri", "Sat,Sun", "Fri-Mon") as a set of indexes;
+    an unreadable value gives an empty set (the validator says why)."""
+    chosen = set()
+    if not isinstance(days, str):
+        return chosen
+    for part in days.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        ends = part.split("-")
+        try:
+            first = DAYS.index(_day(ends[0]))
+            last = DAYS.index(_day(ends[-1]))
+        except ValueError:
+            continue
+        i = first
+        while True:
+            chosen.add(i)
+            if i == last:
+                break
+            i = (i + 1) % 7
+    return chosen
+
+
+def _day(word):
+    word = word.strip()
+    return word[:1].upper() + word[1:3].lower()
+
+
+def day_text(indexes):
+    """Indexes back to the config's text: runs as ranges, "Mon-Fri,Sun"."""
+    parts = []
+    i = 0
+    while i < 7:
+        if i in indexes:
+            j = i
+            while j + 1 < 7 and j + 1 in indexes:
+                j += 1
+            parts.append(DAYS[i] if i == j else DAYS[i] + "-" + DAYS[j])
+            i = j + 1
+        else:
+            i += 1
+    return ",".join(parts)
+
+
+def field_errors(errors, key, shown=5):
+    messages = errors.get(key, ())
+    for text in messages[:shown]:
+        yield '<div class="err">%s</div>' % esc(text)
+    if len(messages) > shown:
+        yield '<div class="err">and %d more like these</div>' % (len(messages) - shown)
+
+
+def windows_field(windows, rows):
+    if not isinstance(windows, list):
+        windows = []
+    yield '<input type="hidden" name="qn" value="%d">' % rows
+    for i in range(rows):
+        w = windows[i] if i < len(windows) and isinstance(windows[i], dict) else {}
+        chosen = day_set(w.get("days"))
+        yield "<fieldset>"
+        for d, name in enumerate(DAYS):
+            yield "<label class=d><input type=checkbox name=q%dd value=%s%s>%s</label>" % (
+                i,
+                name,
+                " checked" if d in chosen else "",
+                name,
+            )
+        yield (
+            '<br>from <input type=time name=q%ds value="%s"> to '
+            '<input type=time name=q%de value="%s"></fieldset>'
+            % (i, esc(w.get("start", "")), i, esc(w.get("end", "")))
+        )
+    if len(windows) > rows:
+        yield "<p>%d more windows are kept as they are.</p>" % (len(windows) - rows)
+
+
+def field(key, label, kind, help_text, value, errors, rows):
+    yield '<label for="%s">%s</label>' % (key, esc(label))
+    if kind == "tz":
+        yield '<select id="tzpick" name="tzpick"><option value="">Choose a zone…</option>'
+        for name, posix in ZONES:
+            yield '<option value="%s"%s>%s</option>' % (
+                esc(posix),
+                " selected" if posix == value else "",
+                esc(name),
+            )
+        yield (
+            '</select><div class="dim">or the POSIX TZ string itself (a zone chosen above '
+            "replaces it):</div>"
+        )
+        kind = "text"
+    if kind in ("text", "opt", "secret"):
+        yield '<input type="%s" id="%s" name="%s" value="%s">' % (
+            "password" if kind == "secret" else "text",
+            key,
+            key,
+            esc(value),
+        )
+    elif kind == "int":
+        yield '<input type="number" id="%s" name="%s" value="%s">' % (key, key, esc(value))
+    elif kind == "bool":
+        yield '<input type="checkbox" id="%s" name="%s" value="1"%s>' % (
+            key,
+            key,
+            " checked" if value is True else "",
+        )
+    elif kind == "lines":
+        text = "\n".join(str(v) for v in value) if isinstance(value, list) else value
+        yield '<textarea id="%s" name="%s" rows="4">%s</textarea>' % (key, key, esc(text))
+    elif kind == "choice":
+        yield '<select id="%s" name="%s">' % (key, key)
+        for v, name in ANSWERS[key]:
+            yield '<option value="%s"%s>%s</option>' % (
+                v,
+                " selected" if v == value else "",
+                esc(name),
+            )
+        yield "</select>"
+    elif kind == "windows":
+        yield from windows_field(value, rows)
+    else:  # any other shape: its JSON, editable
+        text = value if isinstance(value, str) else json.dumps(value)
+        yield '<textarea id="%s" name="%s" rows="3">%s</textarea>' % (key, key, esc(text))
+    if help_text:
+        yield '<div class="dim">%s</div>' % esc(help_text)
+    yield from field_errors(errors, key)
+
+
+def settings_page(fields, config, errors, csrf, window_rows, notice=None, upload_error=None):
+    """fields: (key, label, kind, help) rows from web.settings_fields(config);
+    errors: {key: [messages]} ("" for those that name no field)."""
+    yield from head("Settings", csrf, script=True)
+    yield "<h1>Settings</h1>"
+    yield message(notice, ok=True)
+    if errors:
+        yield message("Nothing was saved: please correct the fields marked below.")
+        yield from field_errors(errors, "")
+    yield '<form method="post" action="/settings">%s' % hidden(csrf)
+    for key, label, kind, help_text in fields:
+        yield from field(key, label, kind, help_text, config.get(key), errors, window_rows)
+    yield '<p><button class="big">Save</button></p></form><h2>Backup</h2>'
+    yield '<p><a class="b" href="/config.json" download>Download config</a></p>'
+    yield (
+        '<form method="post" action="/upload" enctype="multipart/form-data">%s'
+        '<input type="file" name="file" accept=".json,application/json" required> '
+        "<button>Upload config</button></form>" % hidden(csrf)
+    )
+    yield message(upload_error)
+    yield "<h2>Password</h2>"
+    yield '<form method="post" action="/password">%s' % hidden(csrf)
+    yield (
+        '<label for="old">Current password</label><input type="password" id="old" name="old"'
+        ' autocomplete="current-password" required><label for="pw">New password</label>'
+        '<input type="password" id="pw" name="password" autocomplete="new-password" required>'
+        '<label for="pw2">The same again</label><input type="password" id="pw2" name="confirm"'
+        ' autocomplete="new-password" required><p><button>Change password</button></p></form>'
+    )
+    yield from field_errors(errors, "password")
+    yield from foot()
+
+
+# Common zones; the POSIX string stays editable for any other.
+ZONES = (
+    ("UTC", "UTC0"),
+    ("London, Dublin, Lisbon", "GMT0BST,M3.5.0/1,M10.5.0"),
+    ("Paris, Berlin, Madrid, Rome", "CET-1CEST,M3.5.0,M10.5.0/3"),
+    ("Athens, Helsinki, Kyiv", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
+    ("Moscow, Istanbul", "MSK-3"),
+    ("India", "IST-5:30"),
+    ("China, Singapore", "CST-8"),
+    ("Japan", "JST-9"),
+    ("Sydney, Melbourne", "AEST-10AEDT,M10.1.0,M4.1.0/3"),
+    ("Auckland", "NZST-12NZDT,M9.5.0,M4.1.0/3"),
+    ("US Eastern", "EST5EDT,M3.2.0,M11.1.0"),
+    ("US Central", "CST6CDT,M3.2.0,M11.1.0"),
+    ("US Mountain", "MST7MDT,M3.2.0,M11.1.0"),
+    ("Arizona", "MST7"),
+    ("US Pacific", "PST8PDT,M3.2.0,M11.1.0"),
+    ("Sao Paulo", "<-03>3"),
+)
+
+ANSWERS = {
+    "quiet_answer": (
+        (480, "480 Temporarily unavailable (voicemail)"),
+        (486, "486 Busy here"),
+        (603, "603 Decline"),
+        ("drop", "say nothing"),
+    ),
+    "block_answer": (
+        (603, "603 Decline"),
+        (403, "403 Forbidden"),
+        (486, "486 Busy here"),
+        ("drop", "say nothing"),
+    ),
+}
+
+# (key, label, kind, help). Keys in the config but not here get a field by type.
+FIELDS = (
+    ("ata", "ATA address", "opt", "host:port of the phone adapter"),
+    ("provider", "Provider's SIP server", "opt", "host:port, a name or an address"),
+    ("timezone", "Time zone", "tz", ""),
+    (
+        "quiet_hours",
+        "Quiet hours",
+        "windows",
+        "A window may cross midnight (22:00 to 07:00); "
+        "the days are those it starts on. Untick all and clear the times to remove one.",
+    ),
+    ("quiet_answer", "While quiet, callers hear", "choice", ""),
+    ("vip", "Always ring (VIP numbers)", "lines", "One per line; end with * for a prefix."),
+    ("repeat_call_minutes", "Repeat call rings through within (minutes)", "int", "0: off"),
+    ("block", "Never ring (blocked numbers)", "lines", "One per line; end with * for a prefix."),
+    ("block_anonymous", "Block callers without a number", "bool", ""),
+    ("block_answer", "Blocked callers hear", "choice", ""),
+    ("international_prefix", "International dialling prefix", "text", "00, 011, 0011"),
+    ("trusted", "Other trusted sources", "lines", "Addresses or networks, one per line."),
+    ("scanner_user_agents", "Scanner User-Agents", "lines", "Dropped silently."),
+    ("rate_burst", "Datagrams a source may send in a burst", "int", ""),
+    ("rate_per_second", "Then per second", "int", ""),
+    ("ban_minutes", "Ban a source that floods for (minutes)", "int", ""),
+    ("sources_tracked", "Sources tracked by the rate limit", "int", ""),
+    ("call_log_size", "Calls kept in the log", "int", ""),
+    ("net_address", "This box's address", "text", '"dhcp" or a.b.c.d/24'),
+    ("net_gateway", "Gateway", "text", "with a fixed address"),
+    ("net_dns", "DNS server", "text", "with a fixed address"),
+    ("hostname", "Host name", "text", ""),
+    ("ntp_server", "Time server (NTP)", "text", ""),
+    ("wifi_ssid", "Wi-Fi network", "text", ""),
+    ("wifi_password", "Wi-Fi password", "secret", ""),
+    ("wifi_country", "Wi-Fi country", "text", "two letters, e.g. FR"),
+)

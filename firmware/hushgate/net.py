@@ -33,19 +33,20 @@ def static_address(config):
     value = config.get("net_address") or "dhcp"
     if value == "dhcp":
         return None
-    ip, _slash, bits = value.partition("/")
+    # config.network() reads "a.b.c.d/nn" as (network, mask); a mask of /0 is none.
+    parsed = _config.network(value) if "/" in value else None
     gateway = config.get("net_gateway") or ""
     dns = config.get("net_dns") or gateway
-    if _config.ipv4(ip) is None or not bits.isdigit() or not 0 < int(bits) <= 32:
+    if parsed is None or not parsed[1]:
         key, what = "net_address", '"dhcp" or an address like 192.168.1.50/24'
     elif _config.ipv4(gateway) is None:
         key, value, what = "net_gateway", gateway, "an address (needed with a static net_address)"
     elif _config.ipv4(dns) is None:
         key, value, what = "net_dns", dns, "an address"
     else:
-        mask = (0xFFFFFFFF << (32 - int(bits))) & 0xFFFFFFFF
+        mask = parsed[1]
         netmask = "%d.%d.%d.%d" % (mask >> 24, (mask >> 16) & 255, (mask >> 8) & 255, mask & 255)
-        return (ip, netmask, gateway, dns)
+        return (value.partition("/")[0], netmask, gateway, dns)
     raise ValueError('%s: "%s" is not %s' % (key, value, what))
 
 

@@ -137,7 +137,7 @@ class Board:
         self._opts = None
         self._bound_ip = False  # the address the app bound to (None: none); False: not yet
         self.log = print  # the USB console, for whoever is setting the board up
-        # The clock.
+        # The clock: board.clock is the board itself (utc(), and the ntp task).
         self.clock = self
         self.settime = None  # one NTP query setting the RTC; None: ntptime
         self.time_s = time.time  # the RTC, in the port's epoch
@@ -165,8 +165,8 @@ class Board:
 
     def options(self):
         if self._opts is None:
-            # The board's own settings join config.json's (docs/boards.md); here, not
-            # at import, since registering loads the config file's validation code.
+            # The board's own settings join config.json's (docs/boards.md): the app
+            # calls options() before it reads the file.
             for setting in (
                 "net_address=dhcp net_gateway net_dns hostname=hushgate"
                 " ntp_server=pool.ntp.org wifi_ssid wifi_password wifi_country"

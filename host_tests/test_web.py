@@ -973,25 +973,25 @@ def test_the_page_unloads_when_idle_with_one_waiting_task():
 
 
 def test_multipart_parser():
-    http = page_module("http")
+    multipart = page_module("pagesave").multipart
     body = (
         b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
         b'--b\r\nContent-Disposition: form-data; name="f"; filename="x"\r\n\r\n{\r\n}\r\n--b--\r\n'
     )
-    assert http.multipart(body, "multipart/form-data; boundary=b") == {"a": b"1", "f": b"{\r\n}"}
-    assert http.multipart(b"junk", "multipart/form-data; boundary=b") == {}
+    assert multipart(body, "multipart/form-data; boundary=b") == {"a": b"1", "f": b"{\r\n}"}
+    assert multipart(b"junk", "multipart/form-data; boundary=b") == {}
     swapped = b'--b\r\nContent-Disposition: form-data; filename="x"; name="f"\r\n\r\n1\r\n--b--'
-    assert http.multipart(swapped, "multipart/form-data; boundary=b") == {"f": b"1"}
+    assert multipart(swapped, "multipart/form-data; boundary=b") == {"f": b"1"}
     try:
-        http.multipart(body, "multipart/form-data")
+        multipart(body, "multipart/form-data")
         raise AssertionError("no boundary accepted")
     except ValueError:
         pass
 
 
 def test_day_pickers_round_trip():
-    settings = page_module("pagesettings")
-    day_set, day_text = settings.day_set, settings.day_text
+    day_set = page_module("pagesettings").day_set
+    day_text = page_module("pagesave").day_text
     for text, days in (
         ("Mon-Fri", {0, 1, 2, 3, 4}),
         ("Sat,Sun", {5, 6}),

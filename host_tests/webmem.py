@@ -1,5 +1,6 @@
 # Heap figures of the web page under MicroPython (a benchmark, not a test): what stays
-# after import, what a request costs at its peak, and that nothing is left after.
+# after import, what each page module costs while loaded, what a request costs at its
+# peak above what was in use before it, and that nothing is left after.
 #
 #   python tools/build.py --board host --out build/host
 #   cp host_tests/webmem.py build/host/ && cd build/host && \
@@ -117,21 +118,34 @@ def main():
         "web: resident code (web + auth) %d B; Web object with ctx %d B"
         % (resident_code, resident)
     )
+    paths = ("/", "/calls", "/settings", "/api/status", "/api/calls", "/api/config", "/s.css")
     first = used()
-    get("/s.css")
+    for path in paths:  # every module once: names interned, configfile loaded and let go
+        get(path)
     print(
-        "web: left after the first request (interned names of Microdot and pages) %d B"
+        "web: left after the first requests (interned names of the server and pages) %d B"
         % (used() - first)
     )
-    for path in ("/", "/calls", "/settings", "/api/status", "/api/calls", "/s.css"):
+    import sys
+
+    for name in ("http", "pages", "pagestatus", "pagesettings", "pagelogin", "pageapi",
+                 "pagecss", "configfile"):  # fmt: skip
         start = used()
+        __import__("hushgate." + name)
+        print("web: import hushgate.%-13s %6d B" % (name, used() - start))
+        server.unload()
+        sys.modules.pop("hushgate.configfile", None)
+    for path in paths:
+        start = used()
+        Writer.top = 0
         for _ in range(10):
             Writer.peak = 0
             w = get(path)
+            Writer.top = max(Writer.top, Writer.peak)
         after = used()
         print(
             "web: %-12s %s %6d B sent, in use while sending +%6d B, after 10 requests %+d B"
-            % (path, w.status.decode(), w.n, Writer.peak - start, after - start)
+            % (path, w.status.decode(), w.n, Writer.top - start, after - start)
         )
 
 

@@ -4,7 +4,8 @@
 import json
 
 from hushgate import config as _config
-from hushgate.pages import apply, change_number, entries, is_quiet, mode_text, when
+from hushgate.pagechange import apply, change_number
+from hushgate.pages import entries, is_quiet, mode_text, when
 
 QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 

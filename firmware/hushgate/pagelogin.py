@@ -3,17 +3,14 @@
 # token (cookie hgp and a hidden field), since there is no session to tie one to.
 from hushgate import auth
 from hushgate.compat import const
-from hushgate.http import text_of
 from hushgate.pages import (
     COOKIE,
     PRE_COOKIE,
-    cookie,
     esc,
     foot,
     head,
     hidden,
     html,
-    logged_in,
     message,
     plain_page,
 )
@@ -25,7 +22,7 @@ _AF_INET6 = const(10)
 def handle(web, req):
     path = req.path
     if path == "/logout":
-        web.auth.logout(req.cookies.get(COOKIE))
+        web.auth.logout(req.cookie(COOKIE))
         return 303, ["Location: /login", cookie(COOKIE, "", 0)], ""
     if path == "/setup":
         return setup(req, web)
@@ -110,15 +107,15 @@ def password_page(title, action, csrf, error=None, note=None, confirm=False, min
 
 def pre_form(req, web, title, action, error=None, note=None, confirm=False, status=200):
     # One token per browser, kept while its cookie lives, so two tabs both work.
-    pre = req.cookies.get(PRE_COOKIE) or ""
+    pre = req.cookie(PRE_COOKIE) or ""
     if len(pre) != 32 or not all(c in "0123456789abcdef" for c in pre):
         pre = auth.token()
     gen = password_page(title, action, pre, error, note, confirm, web.auth.min_length)
     return html(gen, status, [cookie(PRE_COOKIE, pre, 3600)])
 
 
-def pre_ok(req, form):
-    return auth.consteq(text_of(form, "csrf"), req.cookies.get(PRE_COOKIE) or "-")
+def pre_ok(req):
+    return auth.consteq(req.field("csrf"), req.cookie(PRE_COOKIE) or "-")
 
 
 def setup(req, web):
@@ -130,11 +127,10 @@ def setup(req, web):
     note = "Choose the password for this page (at least %d characters)." % gate_auth.min_length
     if req.method != "POST":
         return pre_form(req, web, "Set password", "/setup", note=note, confirm=True)
-    form = req.form
-    password = text_of(form, "password")
-    if not pre_ok(req, form):
+    password = req.field("password")
+    if not pre_ok(req):
         error = "The form expired: please try again."
-    elif password != text_of(form, "confirm"):
+    elif password != req.field("confirm"):
         error = "The two passwords differ."
     else:
         error = gate_auth.password_problem(password)
@@ -147,14 +143,34 @@ def setup(req, web):
 def login(req, web):
     if req.method != "POST":
         return pre_form(req, web, "Log in", "/login")
-    form = req.form
-    if not pre_ok(req, form):
+    if not pre_ok(req):
         text = "The form expired: please try again."
         return pre_form(req, web, "Log in", "/login", text, None, False, 400)
     wait = web.auth.wait_s()
     if wait:
         text = "Too many wrong passwords: wait %d s and try again." % wait
         return pre_form(req, web, "Log in", "/login", text, None, False, 429)
-    if not web.auth.check_password(text_of(form, "password")):
+    if not web.auth.check_password(req.field("password")):
         return pre_form(req, web, "Log in", "/login", "Wrong password.", None, False, 401)
     return logged_in(web)
+
+
+def cookie(name, value, max_age):
+    return "Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict" % (
+        name,
+        value,
+        max_age,
+    )
+
+
+def logged_in(web):
+    """After a password was set or checked: a new session, to the status page."""
+    return (
+        303,
+        [
+            "Location: /",
+            cookie(COOKIE, web.auth.login(), web.auth.session_idle_s),
+            cookie(PRE_COOKIE, "", 0),
+        ],
+        "",
+    )

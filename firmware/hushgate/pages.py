@@ -35,38 +35,6 @@ def html(gen, status=200, headers=None):
     return status, h, gen
 
 
-def cookie(name, value, max_age):
-    return "Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict" % (
-        name,
-        value,
-        max_age,
-    )
-
-
-def logged_in(web):
-    """After a password was set or checked: a new session, to the status page."""
-    return (
-        303,
-        [
-            "Location: /",
-            cookie(COOKIE, web.auth.login(), web.auth.session_idle_s),
-            cookie(PRE_COOKIE, "", 0),
-        ],
-        "",
-    )
-
-
-def quote(text):
-    out = []
-    for c in text:
-        if c.isalpha() or c.isdigit() or c in "-_.*":
-            out.append(c)
-        else:
-            for b in c.encode():
-                out.append("%%%02X" % b)
-    return "".join(out)
-
-
 def head(title, csrf=None, script=False):
     yield (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -102,36 +70,6 @@ def plain_page(title, text):
     yield from head(title)
     yield "<h1>%s</h1><p>%s</p>" % (esc(title), esc(text))
     yield from foot()
-
-
-# -- saving a changed config (status page, settings, API) ------------------------------
-
-
-def change_number(ctx, num, block):
-    """Block or allow one number ("" = callers without one); an error text or None."""
-    from hushgate import config
-
-    try:
-        if block:
-            new = config.block_number(ctx.config, num)
-        else:
-            new = config.allow_number(ctx.config, num)
-    except ValueError as e:
-        return str(e)
-    new, errors = config.validate(new, ctx.config)
-    if errors:
-        return "; ".join(errors)
-    return apply(ctx, new)
-
-
-def apply(ctx, new):
-    try:
-        ctx.apply(new)
-    except (OSError, ValueError) as e:
-        return "Could not save the settings (%s); nothing was changed." % e
-    if getattr(ctx, "config_problems", None):
-        ctx.config_problems = []  # what went wrong loading is overwritten now
-    return None
 
 
 # -- the gate's state in words (status page and API) -----------------------------------

@@ -1,25 +1,15 @@
-# The settings page: every config key as a form field (errors under their field,
-# what was typed kept, nothing saved on error), the config download and upload, and
-# the password change. Validation is the config file's own (hushgate.configfile,
-# loaded by hushgate.config on first use and dropped with the page).
-import json
-
-from hushgate import config as _config
-from hushgate.http import text_of
-from hushgate.pages import DAYS, apply, esc, foot, head, hidden, html, logged_in, message
+# The settings page: every config key as a form field, with the errors of a refused
+# save under their fields and what was typed kept. Saving, the config download and
+# upload and the password change are hushgate.pagesave's.
+from hushgate.pages import DAYS, esc, foot, head, hidden, html, message
 
 
 def handle(web, req):
-    path = req.path
-    if path == "/settings":
-        if req.method == "POST":
-            return save_settings(req, web)
-        return settings_view(req, web, web.ctx.config, notice=req.args.get("n"))
-    if path == "/config.json":
-        return download(req, web)
-    if path == "/upload":
-        return upload(req, web)
-    return password(req, web)
+    if req.method == "POST":
+        from hushgate.pagesave import handle
+
+        return handle(web, req)
+    return settings_view(req, web, web.ctx.config, notice=req.args.get("n"))
 
 
 def settings_view(req, web, config, errors=None, status=200, notice=None, upload_error=None):
@@ -29,66 +19,6 @@ def settings_view(req, web, config, errors=None, status=200, notice=None, upload
     rows = min(len(config.get("quiet_hours") or []) + 2, web.max_windows)
     gen = settings_page(fields, config, grouped, req.csrf, rows, notice, upload_error)
     return html(gen, status)
-
-
-def save_settings(req, web):
-    ctx = web.ctx
-    fields = settings_fields(ctx.config)
-    data, errors = config_from_form(req.form, ctx.config, fields, web.max_windows)
-    new, more = _config.validate(data, ctx.config)
-    errors = errors + list(more)
-    if not errors:
-        problem = apply(ctx, new)
-        if problem is None:
-            return 303, ["Location: /settings?n=Saved."], ""
-        errors = [problem]
-    return settings_view(req, web, data, errors, 400)
-
-
-def upload(req, web):
-    ctx = web.ctx
-    raw = req.form.get("file") or b""
-    try:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError
-    except ValueError:
-        text = "Not a config file (JSON)."
-        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
-    new, errors = _config.validate(_config.migrate(data), ctx.config)
-    if errors:
-        text = "Nothing was loaded: " + "; ".join(errors)
-        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
-    problem = apply(ctx, new)
-    if problem:
-        return settings_view(req, web, ctx.config, [], 500, upload_error=problem)
-    return 303, ["Location: /settings?n=Config+loaded."], ""
-
-
-def download(req, web):
-    headers = [
-        "Content-Type: application/json",
-        'Content-Disposition: attachment; filename="hushgate-config.json"',
-    ]
-    return 200, headers, _config.dumps(web.ctx.config)
-
-
-def password(req, web):
-    gate_auth = web.auth
-    form = req.form
-    new = text_of(form, "password")
-    if gate_auth.wait_s():
-        error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
-    elif not gate_auth.check_password(text_of(form, "old")):
-        error = "The current password is wrong."
-    elif new != text_of(form, "confirm"):
-        error = "The two new passwords differ."
-    else:
-        error = gate_auth.password_problem(new)
-    if error:
-        return settings_view(req, web, web.ctx.config, ["password: " + error], 400)
-    gate_auth.set_password(new)
-    return logged_in(web)
 
 
 def settings_fields(config):
@@ -117,79 +47,6 @@ def settings_fields(config):
             kind = "json"
         rows.append((key, key.replace("_", " "), kind, ""))
     return rows
-
-
-def lines(text):
-    out = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if line:
-            out.append(line)
-    return out
-
-
-def config_from_form(form, config, fields, max_windows):
-    """The form's fields as a config dict (what was typed is kept even when it is
-    wrong, so the page can show it again) and the errors found converting it."""
-    data = dict(config)
-    errors = []
-    for key, _label, kind, _help in fields:
-        raw = text_of(form, key).strip()
-        if kind == "bool":
-            data[key] = key in form
-        elif kind == "int":
-            try:
-                data[key] = int(raw)
-            except ValueError:
-                data[key] = raw
-        elif kind == "choice":
-            data[key] = int(raw) if raw.isdigit() else raw
-        elif kind == "lines":
-            data[key] = lines(raw)
-        elif kind == "opt":
-            data[key] = raw or None
-        elif kind == "secret":
-            data[key] = text_of(form, key)  # spaces may be part of it
-        elif kind == "tz":
-            data[key] = text_of(form, "tzpick").strip() or raw
-        elif kind == "windows":
-            data[key] = windows_from_form(form, config.get(key), max_windows)
-        elif kind == "json":
-            try:
-                data[key] = json.loads(raw)
-            except ValueError:
-                data[key] = raw
-                errors.append("%s: not valid JSON" % key)
-        else:
-            data[key] = raw
-    return data, errors
-
-
-def windows_from_form(form, current, max_rows):
-    """The quiet windows from the day pickers; windows the form had no rows for
-    (more than max_rows) are kept as they were."""
-    try:
-        rows = min(int(text_of(form, "qn")), max_rows)
-    except ValueError:
-        rows = 0
-    windows = []
-    for i in range(rows):
-        key = "q%d" % i
-        days = form.get(key + "d") or []
-        if not isinstance(days, list):
-            days = [days]
-        start = text_of(form, key + "s").strip()
-        end = text_of(form, key + "e").strip()
-        if not (days or start or end):
-            continue
-        chosen = set()
-        for d in days:
-            if d in DAYS:
-                chosen.add(DAYS.index(d))
-        windows.append({"days": day_text(chosen), "start": start, "end": end})
-    if isinstance(current, list):
-        windows.extend(current[rows:])
-    return windows
 
 
 def errors_by_field(errors, keys):
@@ -235,22 +92,6 @@ def day_set(days):
 def _day(word):
     word = word.strip()
     return word[:1].upper() + word[1:3].lower()
-
-
-def day_text(indexes):
-    """Indexes back to the config's text: runs as ranges, "Mon-Fri,Sun"."""
-    parts = []
-    i = 0
-    while i < 7:
-        if i in indexes:
-            j = i
-            while j + 1 < 7 and j + 1 in indexes:
-                j += 1
-            parts.append(DAYS[i] if i == j else DAYS[i] + "-" + DAYS[j])
-            i = j + 1
-        else:
-            i += 1
-    return ",".join(parts)
 
 
 def field_errors(errors, key, shown=5):
@@ -330,6 +171,8 @@ def field(key, label, kind, help_text, value, errors, rows):
     elif kind == "windows":
         yield from windows_field(value, rows)
     else:  # any other shape: its JSON, editable
+        import json
+
         text = value if isinstance(value, str) else json.dumps(value)
         yield '<textarea id="%s" name="%s" rows="3">%s</textarea>' % (key, key, esc(text))
     if help_text:

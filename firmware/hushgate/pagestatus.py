@@ -1,8 +1,6 @@
 # The status page (/), the whole call log (/calls), and what their buttons post:
 # quiet mode, "I have looked", block or always let ring a caller from the log.
-from hushgate.http import text_of
 from hushgate.pages import (
-    change_number,
     entries,
     esc,
     foot,
@@ -11,12 +9,9 @@ from hushgate.pages import (
     html,
     message,
     mode_text,
-    plain_page,
-    quote,
     when,
 )
 
-QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 KIND_CLASS = {"rang": "v0", "quiet": "v1"}  # the rest (blocked, scanner) in red
 COUNTER_LABELS = (
     ("calls", "call attempts"),
@@ -35,48 +30,16 @@ OTHER_LABELS = {
 
 
 def handle(web, req):
-    path = req.path
     ctx = web.ctx
-    if path == "/":
+    if req.path == "/":
         view = status_view(ctx, web.calls_on_status)
         return html(status_page(view, req.csrf, req.args.get("n")))
-    if path == "/calls":
-        try:
-            page = max(0, int(req.args.get("page", "0")))
-        except ValueError:
-            page = 0
-        view = status_view(ctx, 0)
-        return html(calls_page(view, req.csrf, page, web.calls_per_page, req.args.get("n")))
-    form = req.form
-    if path == "/quiet":
-        mode = text_of(form, "mode")
-        if mode not in QUIET_MODES:
-            return 400, None, "Unknown quiet mode"
-        ctx.gate.set_quiet(QUIET_MODES[mode], ctx.clock.utc())
-    elif path == "/seen":
-        ctx.log.acknowledge()
-    else:
-        return number(ctx, form)
-    return 303, ["Location: /"], ""
-
-
-def number(ctx, form):
-    block = "block" in form
     try:
-        entry = ctx.log.find(int(text_of(form, "block" if block else "allow")))
+        page = max(0, int(req.args.get("page", "0")))
     except ValueError:
-        entry = None
-    if entry is None:
-        error = "That call is no longer in the log."
-    else:
-        error = change_number(ctx, entry["number"], block)
-    if error:
-        return html(plain_page("Not changed", error), 400)
-    who = entry["number"] or "Callers without a number"
-    done = "are blocked" if block and not entry["number"] else "is blocked"
-    if not block:
-        done = "may ring" if not entry["number"] else "will always ring"
-    return 303, ["Location: /?n=" + quote("%s %s." % (who, done))], ""
+        page = 0
+    view = status_view(ctx, 0)
+    return html(calls_page(view, req.csrf, page, web.calls_per_page, req.args.get("n")))
 
 
 def duration(seconds):

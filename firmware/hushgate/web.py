@@ -79,7 +79,9 @@ class Web:
             writer.close()
             return
         if not hasattr(writer, "awrite"):  # CPython's StreamWriter
-            writer = http.Writer(writer)
+            from hushgate.httpcpython import Writer
+
+            writer = Writer(writer)
         if self.active >= self.max_connections:
             await http.refuse(writer)
             return

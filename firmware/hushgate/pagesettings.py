@@ -13,24 +13,20 @@ def handle(web, req):
 
 
 def settings_view(req, web, config, errors=None, status=200, notice=None, upload_error=None):
-    fields = settings_fields(config)
-    keys = [f[0] for f in fields] + ["password"]
-    grouped = errors_by_field(errors or [], keys)
-    rows = min(len(config.get("quiet_hours") or []) + 2, web.max_windows)
-    gen = settings_page(fields, config, grouped, req.csrf, rows, notice, upload_error)
+    grouped = errors_by_field(errors or [], config)
+    n = min(len(config.get("quiet_hours") or []) + 2, web.max_windows)
+    gen = settings_page(config, grouped, req.csrf, n, notice, upload_error)
     return html(gen, status)
 
 
 def settings_fields(config):
-    """The form's fields: the known keys with labels, then any other key by type."""
-    known = set()
-    rows = []
-    for row in FIELDS:
-        known.add(row[0])
+    """The form's fields (key, label, kind, help), one at a time: the known keys
+    with their labels, then any other key of the config by the type of its value."""
+    for row in table_rows(FIELDS):
         if row[0] in config:
-            rows.append(row)
+            yield row
     for key in sorted(config):
-        if key in known or key == "version":
+        if key == "version" or FIELDS.find("\n" + key + "|") >= 0:
             continue
         value = config[key]
         if isinstance(value, bool):
@@ -45,11 +41,10 @@ def settings_fields(config):
             kind = "lines"
         else:
             kind = "json"
-        rows.append((key, key.replace("_", " "), kind, ""))
-    return rows
+        yield key, key.replace("_", " "), kind, ""
 
 
-def errors_by_field(errors, keys):
+def errors_by_field(errors, config):
     """Validation messages ("quiet_hours[1].start: ...") grouped by the field they name."""
     out = {}
     for text in errors:
@@ -58,7 +53,7 @@ def errors_by_field(errors, keys):
             i = key.find(sep)
             if i >= 0:
                 key = key[:i]
-        if key not in keys:
+        if key == "version" or key not in config and key != "password":
             key = ""
         out.setdefault(key, []).append(text)
     return out
@@ -130,7 +125,7 @@ def field(key, label, kind, help_text, value, errors, rows):
     yield '<label for="%s">%s</label>' % (key, esc(label))
     if kind == "tz":
         yield '<select id="tzpick" name="tzpick"><option value="">Choose a zone…</option>'
-        for name, posix in ZONES:
+        for name, posix in table_rows(ZONES):
             yield '<option value="%s"%s>%s</option>' % (
                 esc(posix),
                 " selected" if posix == value else "",
@@ -161,12 +156,13 @@ def field(key, label, kind, help_text, value, errors, rows):
         yield '<textarea id="%s" name="%s" rows="4">%s</textarea>' % (key, key, esc(text))
     elif kind == "choice":
         yield '<select id="%s" name="%s">' % (key, key)
-        for v, name in ANSWERS[key]:
-            yield '<option value="%s"%s>%s</option>' % (
-                v,
-                " selected" if v == value else "",
-                esc(name),
-            )
+        for k, v, name in table_rows(ANSWERS):
+            if k == key:
+                yield '<option value="%s"%s>%s</option>' % (
+                    v,
+                    " selected" if v == str(value) else "",
+                    esc(name),
+                )
         yield "</select>"
     elif kind == "windows":
         yield from windows_field(value, rows)
@@ -180,9 +176,8 @@ def field(key, label, kind, help_text, value, errors, rows):
     yield from field_errors(errors, key)
 
 
-def settings_page(fields, config, errors, csrf, window_rows, notice=None, upload_error=None):
-    """fields: (key, label, kind, help) rows from web.settings_fields(config);
-    errors: {key: [messages]} ("" for those that name no field)."""
+def settings_page(config, errors, csrf, window_rows, notice=None, upload_error=None):
+    """errors: {key: [messages]} ("" for those that name no field)."""
     yield from head("Settings", csrf, script=True)
     yield "<h1>Settings</h1>"
     yield message(notice, ok=True)
@@ -190,7 +185,7 @@ def settings_page(fields, config, errors, csrf, window_rows, notice=None, upload
         yield message("Nothing was saved: please correct the fields marked below.")
         yield from field_errors(errors, "")
     yield '<form method="post" action="/settings">%s' % hidden(csrf)
-    for key, label, kind, help_text in fields:
+    for key, label, kind, help_text in settings_fields(config):
         yield from field(key, label, kind, help_text, config.get(key), errors, window_rows)
     yield '<p><button class="big">Save</button></p></form><h2>Backup</h2>'
     yield '<p><a class="b" href="/config.json" download>Download config</a></p>'
@@ -213,73 +208,76 @@ def settings_page(fields, config, errors, csrf, window_rows, notice=None, upload
     yield from foot()
 
 
-# Common zones; the POSIX string stays editable for any other.
-ZONES = (
-    ("UTC", "UTC0"),
-    ("London, Dublin, Lisbon", "GMT0BST,M3.5.0/1,M10.5.0"),
-    ("Paris, Berlin, Madrid, Rome", "CET-1CEST,M3.5.0,M10.5.0/3"),
-    ("Athens, Helsinki, Kyiv", "EET-2EEST,M3.5.0/3,M10.5.0/4"),
-    ("Moscow, Istanbul", "MSK-3"),
-    ("India", "IST-5:30"),
-    ("China, Singapore", "CST-8"),
-    ("Japan", "JST-9"),
-    ("Sydney, Melbourne", "AEST-10AEDT,M10.1.0,M4.1.0/3"),
-    ("Auckland", "NZST-12NZDT,M9.5.0,M4.1.0/3"),
-    ("US Eastern", "EST5EDT,M3.2.0,M11.1.0"),
-    ("US Central", "CST6CDT,M3.2.0,M11.1.0"),
-    ("US Mountain", "MST7MDT,M3.2.0,M11.1.0"),
-    ("Arizona", "MST7"),
-    ("US Pacific", "PST8PDT,M3.2.0,M11.1.0"),
-    ("Sao Paulo", "<-03>3"),
-)
+# Tables as text, a row a line, read a row at a time (as tuples they cost the heap
+# several times their size). Common zones, "name|POSIX string"; the POSIX string
+# stays editable for any other.
+ZONES = """
+UTC|UTC0
+London, Dublin, Lisbon|GMT0BST,M3.5.0/1,M10.5.0
+Paris, Berlin, Madrid, Rome|CET-1CEST,M3.5.0,M10.5.0/3
+Athens, Helsinki, Kyiv|EET-2EEST,M3.5.0/3,M10.5.0/4
+Moscow, Istanbul|MSK-3
+India|IST-5:30
+China, Singapore|CST-8
+Japan|JST-9
+Sydney, Melbourne|AEST-10AEDT,M10.1.0,M4.1.0/3
+Auckland|NZST-12NZDT,M9.5.0,M4.1.0/3
+US Eastern|EST5EDT,M3.2.0,M11.1.0
+US Central|CST6CDT,M3.2.0,M11.1.0
+US Mountain|MST7MDT,M3.2.0,M11.1.0
+Arizona|MST7
+US Pacific|PST8PDT,M3.2.0,M11.1.0
+Sao Paulo|<-03>3
+"""
 
-ANSWERS = {
-    "quiet_answer": (
-        (480, "480 Temporarily unavailable (voicemail)"),
-        (486, "486 Busy here"),
-        (603, "603 Decline"),
-        ("drop", "say nothing"),
-    ),
-    "block_answer": (
-        (603, "603 Decline"),
-        (403, "403 Forbidden"),
-        (486, "486 Busy here"),
-        ("drop", "say nothing"),
-    ),
-}
+# "key|value|words" of the answers offered
+ANSWERS = """
+quiet_answer|480|480 Temporarily unavailable (voicemail)
+quiet_answer|486|486 Busy here
+quiet_answer|603|603 Decline
+quiet_answer|drop|say nothing
+block_answer|603|603 Decline
+block_answer|403|403 Forbidden
+block_answer|486|486 Busy here
+block_answer|drop|say nothing
+"""
 
-# (key, label, kind, help). Keys in the config but not here get a field by type.
-FIELDS = (
-    ("ata", "ATA address", "opt", "host:port of the phone adapter"),
-    ("provider", "Provider's SIP server", "opt", "host:port, a name or an address"),
-    ("timezone", "Time zone", "tz", ""),
-    (
-        "quiet_hours",
-        "Quiet hours",
-        "windows",
-        "A window may cross midnight (22:00 to 07:00); "
-        "the days are those it starts on. Untick all and clear the times to remove one.",
-    ),
-    ("quiet_answer", "While quiet, callers hear", "choice", ""),
-    ("vip", "Always ring (VIP numbers)", "lines", "One per line; end with * for a prefix."),
-    ("repeat_call_minutes", "Repeat call rings through within (minutes)", "int", "0: off"),
-    ("block", "Never ring (blocked numbers)", "lines", "One per line; end with * for a prefix."),
-    ("block_anonymous", "Block callers without a number", "bool", ""),
-    ("block_answer", "Blocked callers hear", "choice", ""),
-    ("international_prefix", "International dialling prefix", "text", "00, 011, 0011"),
-    ("trusted", "Other trusted sources", "lines", "Addresses or networks, one per line."),
-    ("scanner_user_agents", "Scanner User-Agents", "lines", "Dropped silently."),
-    ("rate_burst", "Datagrams a source may send in a burst", "int", ""),
-    ("rate_per_second", "Then per second", "int", ""),
-    ("ban_minutes", "Ban a source that floods for (minutes)", "int", ""),
-    ("sources_tracked", "Sources tracked by the rate limit", "int", ""),
-    ("call_log_size", "Calls kept in the log", "int", ""),
-    ("net_address", "This box's address", "text", '"dhcp" or a.b.c.d/24'),
-    ("net_gateway", "Gateway", "text", "with a fixed address"),
-    ("net_dns", "DNS server", "text", "with a fixed address"),
-    ("hostname", "Host name", "text", ""),
-    ("ntp_server", "Time server (NTP)", "text", ""),
-    ("wifi_ssid", "Wi-Fi network", "text", ""),
-    ("wifi_password", "Wi-Fi password", "secret", ""),
-    ("wifi_country", "Wi-Fi country", "text", "two letters, e.g. FR"),
-)
+# "key|label|kind|help". Keys in the config but not here get a field by type.
+FIELDS = """
+ata|ATA address|opt|host:port of the phone adapter
+provider|Provider's SIP server|opt|host:port, a name or an address
+timezone|Time zone|tz|
+quiet_hours|Quiet hours|windows|A window may cross midnight (22:00 to 07:00); \
+the days are those it starts on. Untick all and clear the times to remove one.
+quiet_answer|While quiet, callers hear|choice|
+vip|Always ring (VIP numbers)|lines|One per line; end with * for a prefix.
+repeat_call_minutes|Repeat call rings through within (minutes)|int|0: off
+block|Never ring (blocked numbers)|lines|One per line; end with * for a prefix.
+block_anonymous|Block callers without a number|bool|
+block_answer|Blocked callers hear|choice|
+international_prefix|International dialling prefix|text|00, 011, 0011
+trusted|Other trusted sources|lines|Addresses or networks, one per line.
+scanner_user_agents|Scanner User-Agents|lines|Dropped silently.
+rate_burst|Datagrams a source may send in a burst|int|
+rate_per_second|Then per second|int|
+ban_minutes|Ban a source that floods for (minutes)|int|
+sources_tracked|Sources tracked by the rate limit|int|
+call_log_size|Calls kept in the log|int|
+net_address|This box's address|text|"dhcp" or a.b.c.d/24
+net_gateway|Gateway|text|with a fixed address
+net_dns|DNS server|text|with a fixed address
+hostname|Host name|text|
+ntp_server|Time server (NTP)|text|
+wifi_ssid|Wi-Fi network|text|
+wifi_password|Wi-Fi password|secret|
+wifi_country|Wi-Fi country|text|two letters, e.g. FR
+"""
+
+
+def table_rows(table):
+    """The rows of a table above, each a list of its columns, one at a time."""
+    i = 1
+    while i < len(table):
+        j = table.find("\n", i)
+        yield table[i:j].split("|")
+        i = j + 1

@@ -5,6 +5,7 @@
 # struct sockaddr_in as bytes, and wants one back for bind/sendto. Conversions are
 # cached in small bounded dicts so a known peer costs a dict look-up, not an
 # allocation, on every datagram.
+import gc
 import socket
 
 try:
@@ -16,6 +17,7 @@ from hushgate.compat import const
 
 _AF_INET = const(2)
 _SOCKADDR_LEN = const(16)
+_DISCARD = const(16)  # bytes read to drop a datagram when the heap is too tight
 
 
 def sockaddr_to_address(raw):
@@ -107,6 +109,7 @@ class Endpoint:
         self.address = address
         self.cache = AddressCache(not isinstance(bind_to, tuple))
         self.oversize = 0
+        self.low_memory = 0  # datagrams that met a heap without a free max_size block
         self.send_errors = 0
         self._readinto = getattr(self.sock, "recvfrom_into", None)
         if self._readinto is not None:
@@ -126,9 +129,27 @@ class Endpoint:
                     n, peer = self._readinto(self._buf)
                     data = self._view[:n]
                 else:
+                    # recvfrom needs max_size + 1 contiguous bytes for a moment (the
+                    # result shrinks to the datagram's size at once).
                     data, peer = self.sock.recvfrom(self.max_size + 1)
             except OSError:
                 continue  # e.g. ICMP port unreachable reported on the next read
+            except MemoryError:
+                # A fragmented heap had no such block: collect and retry; if there is
+                # still none, take the datagram off the queue in a small read and
+                # count it, so one datagram can never wedge the loop.
+                self.low_memory += 1
+                gc.collect()
+                try:
+                    data, peer = self.sock.recvfrom(self.max_size + 1)
+                except MemoryError:
+                    try:
+                        self.sock.recvfrom(_DISCARD)
+                    except (OSError, MemoryError):
+                        pass
+                    continue
+                except OSError:
+                    continue
             if len(data) > self.max_size:
                 self.oversize += 1
                 continue

@@ -750,6 +750,11 @@ class Hushgate:
         with open(os.path.join(self.state, "config.json")) as f:
             return json.load(f)
 
+    def read_counters(self):
+        """The counters hushgate saved in its state folder (written at a clean stop)."""
+        with open(os.path.join(self.state, "counters.json")) as f:
+            return json.load(f)
+
     def _set_password(self):
         firmware = os.path.join(ROOT, "firmware")
         if firmware not in sys.path:
@@ -761,8 +766,15 @@ class Hushgate:
             keeper.set_password(self.password)
 
     def start(self):
-        require_free(self.net.hushgate, self.net.sip_port, self.name)
         net = self.net
+        # after kill() the firmware may hold its socket a moment longer than the launcher
+        if self.proc is not None:
+            wait_for(
+                lambda: not udp_bound(net.hushgate, net.sip_port, False),
+                5,
+                what="the previous hushgate to let go of its address",
+            )
+        require_free(net.hushgate, net.sip_port, self.name)
         self.runs += 1
         # another launcher taking tools/run's options may stand in (HUSHGATE_E2E_RUN)
         argv = os.environ.get("HUSHGATE_E2E_RUN", os.path.join(ROOT, "tools", "run")).split()
@@ -824,6 +836,33 @@ class Hushgate:
         for line in self.log().splitlines():
             if line.startswith("call: ") and all(w.lower() in line.lower() for w in words):
                 found.append(line)
+        return found
+
+    def calls(self):
+        """The call attempts from hushgate's log, newest first: dicts with number,
+        name, source, kind (rang, quiet, blocked, scanner, ...) and reason. The line is
+        `call: WHEN from NUMBER 'NAME' at SOURCE: KIND (REASON)`."""
+        found = []
+        for line in self.call_lines():
+            text = line[len("call: ") :]
+            at = text.find(" from ")
+            where = text.rfind(" at ")
+            if at < 0 or where < at:
+                continue
+            who = text[at + 6 : where]
+            number, _, name = who.partition(" ")
+            source, _, verdict = text[where + 4 :].partition(": ")
+            kind, _, reason = verdict.partition(" (")
+            found.append(
+                {
+                    "number": number,
+                    "name": name.strip("'\""),
+                    "source": source,
+                    "kind": kind,
+                    "reason": reason[:-1] if reason.endswith(")") else reason,
+                }
+            )
+        found.reverse()
         return found
 
     def api(self, path, body=None, timeout=5.0):

@@ -71,8 +71,8 @@ def rejected_call(caller, net, code, number, name="Night Caller"):
 
 
 def calls_of(gate, number):
-    """Hushgate's call log entries (newest first) for one caller number."""
-    return [c for c in gate.api("/api/calls")["calls"] if c.get("number") == number]
+    """Hushgate's call attempts (newest first, from its log) for one caller number."""
+    return [c for c in gate.calls() if c["number"] == number]
 
 
 def quiet_now():
@@ -130,7 +130,7 @@ def test_wanted_call_rings_is_answered_and_media_bypasses_hushgate(
     assert net.hushgate not in rtp_sink.sources
     rang = calls_of(gate, net.caller_user)
     assert rang and rang[0]["kind"] == "rang", rang
-    assert gate.call_lines(net.caller_user)
+    assert rang[0]["name"] == "Alice Caller" and rang[0]["source"] == net.provider, rang
 
 
 def test_wanted_call_hung_up_by_the_ata(line, caller, rtp_sink, net):
@@ -222,11 +222,10 @@ def test_scanners_find_nothing_and_the_ata_hears_nothing(line, provider, net, fo
     assert not [x for x in provider.lines("REQ") if "friendly-scanner" in x]
     # issue 8 §4: "the call log and counters show the attempts as scanners" (svwar's
     # INVITEs are call attempts by a scanner)
+    calls = gate.calls()
+    assert [c for c in calls if c["kind"] == "scanner"], "no scanner in the call log: %r" % calls
     counters = gate.status()["counters"]
     assert counters["scanner"] >= 1, "scanners not counted as such: %r" % counters
-    calls = gate.api("/api/calls")["calls"]
-    assert [c for c in calls if c.get("kind") == "scanner"], calls
-    assert gate.call_lines("scanner")
 
 
 # 5 ---------------------------------------------------------------------------------------
@@ -272,7 +271,6 @@ def test_quiet_hours_answer_480_let_vip_and_repeat_callers_ring(line, caller, ne
 def test_button_quiet_mode_holds_calls_until_pressed_again(line, caller, net):
     gate, ata = line({"repeat_call_minutes": 0})
     assert gate.press_and_wait("b") == "button: quiet on"
-    assert gate.status()["quiet"]
     held = rejected_call(caller, net, 480, QUIET_CALLER)
     assert (held.successful, held.failed) == (1, 0), held
     assert invites_at_ata(ata) == []
@@ -280,7 +278,6 @@ def test_button_quiet_mode_holds_calls_until_pressed_again(line, caller, net):
     # morning" to off
     said = [gate.press_and_wait("b") for _ in range(3)]
     assert said[-1] == "button: quiet off", said
-    assert not gate.status()["quiet"]
     rings = wanted_call(caller, net, number=QUIET_CALLER)
     assert (rings.successful, rings.failed) == (1, 0), rings
     assert len(invites_at_ata(ata)) == 1
@@ -326,7 +323,7 @@ def test_torture_and_garbage_get_no_answer_and_calls_still_work(line, caller, pr
     assert not provider.requests("INVITE", src=net.hushgate)
     after = wanted_call(caller, net)
     assert (after.successful, after.failed) == (1, 0), after
-    assert gate.status()["uptime_s"] >= 1
+    assert "crashed" not in gate.log() and "Traceback" not in gate.log()
 
 
 # 9 ---------------------------------------------------------------------------------------
@@ -429,22 +426,24 @@ def test_restart_mid_call_keeps_config_and_counters(line, caller, rtp_sink, net)
     gate, ata = line({"block": [BLOCKED]})
     assert rejected_call(caller, net, 603, BLOCKED).successful == 1
     config_before = gate.read_config()
-    totals_before = gate.status()["totals"]
 
-    # a clean stop (SIGTERM) in the middle of a call
+    # a clean stop (SIGTERM) in the middle of a call saves the counters
     since = time.monotonic()
     handle = caller.start(
         "uac", keys=call_keys(net, rtp_sink), extra=["-s", net.ata_user, "-d", "6000"]
     )
     ata.wait_event("CALL_ESTABLISHED", 10, since)
     gate.stop()
+    saved = gate.read_counters()
+    assert saved["totals"]["blocked"] >= 1, saved
     gate.start()
     caller.result(handle, 30)  # this call's BYE may be lost with the dialog table
     assert gate.read_config() == config_before
-    totals = gate.status()["totals"]
-    assert totals["blocked"] >= totals_before["blocked"] >= 1, (totals_before, totals)
     after_stop = wanted_call(caller, net)
     assert (after_stop.successful, after_stop.failed) == (1, 0), after_stop
+    totals = gate.status()["totals"]
+    assert totals["blocked"] >= saved["totals"]["blocked"], (saved, totals)
+    assert totals["calls"] > saved["totals"]["calls"], (saved, totals)
 
     # a power cut (SIGKILL) in the middle of a call
     since = time.monotonic()
@@ -456,6 +455,7 @@ def test_restart_mid_call_keeps_config_and_counters(line, caller, rtp_sink, net)
     gate.start()
     caller.result(handle, 30)
     assert gate.read_config() == config_before
-    assert gate.status()["totals"]["blocked"] >= 1
     after_cut = wanted_call(caller, net)
     assert (after_cut.successful, after_cut.failed) == (1, 0), after_cut
+    # what was saved at the clean stop survived the power cut
+    assert gate.status()["totals"]["blocked"] >= saved["totals"]["blocked"]

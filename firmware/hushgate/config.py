@@ -8,32 +8,6 @@ from hushgate.compat import const
 
 VERSION = 1
 
-# The gate's default list of scanner User-Agent prefixes: the tools seen in the
-# wild and listed by Kamailio/Kazoo anti-scanner configurations.
-SCANNER_USER_AGENTS = [
-    "friendly-scanner",
-    "sipvicious",
-    "sipcli",
-    "sip-scan",
-    "sipsak",
-    "sundayddr",
-    "iWar",
-    "SIVuS",
-    "Gulp",
-    "sipv",
-    "smap",
-    "friendly-request",
-    "VaxIPUserAgent",
-    "VaxSIPUserAgent",
-    "siparmyknife",
-    "Test Agent",
-    "pplsip",
-    "NiceGuy",
-    "PortSIP",
-    "sippts",
-    "sipptk",
-]
-
 DEFAULTS = {
     "version": VERSION,
     "ata": None,
@@ -48,7 +22,9 @@ DEFAULTS = {
     "block_answer": 603,
     "repeat_call_minutes": 3,
     "international_prefix": "00",
-    "scanner_user_agents": SCANNER_USER_AGENTS,
+    # None: the built-in list (configfile.SCANNER_USER_AGENTS), which validate()
+    # and defaults() write out; kept there so it costs no heap between saves.
+    "scanner_user_agents": None,
     # What the gate needs beyond the household's rules; safe for a home line.
     "rate_burst": 30,
     "rate_per_second": 5,
@@ -59,29 +35,8 @@ DEFAULTS = {
 
 _MAX_TEXT = const(64)  # characters in one number pattern
 
-_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_WORDS = {
-    "daily": 0x7F,
-    "everyday": 0x7F,
-    "every day": 0x7F,
-    "weekdays": 0x1F,
-    "weekend": 0x60,
-    "weekends": 0x60,
-}
-
-
-def defaults():
-    """A fresh copy of DEFAULTS (valid as it is)."""
-    return copy(DEFAULTS)
-
-
-def copy(value):
-    """A deep copy of a config value (dicts, lists, scalars)."""
-    if isinstance(value, list):
-        return [copy(v) for v in value]
-    if isinstance(value, dict):
-        return {k: copy(v) for k, v in value.items()}
-    return value
+# Day names for parse_days; a word is found by " " + its first letters.
+_DAY_NAMES = " monday tuesday wednesday thursday friday saturday sunday"
 
 
 # ---- small parsers shared with the gate -------------------------------------
@@ -156,62 +111,54 @@ def parse_days(text):
     mask = 0
     for item in text.lower().split(","):
         item = item.strip()
-        if item in _DAY_WORDS:
-            mask |= _DAY_WORDS[item]
-            continue
-        dash = item.find("-")
-        ends = (item[:dash], item[dash + 1 :]) if dash >= 0 else (item, item)
-        first = _day_index(ends[0].strip())
-        last = _day_index(ends[1].strip())
-        if first is None or last is None:
-            return None
-        day = first
-        while True:
-            mask |= 1 << day
-            if day == last:
-                break
-            day = (day + 1) % 7
+        if item in ("daily", "everyday", "every day"):
+            mask |= 0x7F
+        elif item == "weekdays":
+            mask |= 0x1F
+        elif item in ("weekend", "weekends"):
+            mask |= 0x60
+        else:
+            # A day or a range of days ("fri-mon" runs over the weekend); a day is
+            # three letters or more of its name: "mon", "monday", "tues", "thurs".
+            ends = item.split("-")
+            if len(ends) > 2:
+                return None
+            for k in range(len(ends)):
+                word = ends[k].strip()
+                at = _DAY_NAMES.find(" " + word)
+                if len(word) < 3 or " " in word or at < 0:
+                    return None
+                ends[k] = _DAY_NAMES[:at].count(" ")
+            day = ends[0]
+            while True:
+                mask |= 1 << day
+                if day == ends[-1]:
+                    break
+                day = (day + 1) % 7
     return mask or None
 
 
-def _day_index(word):
-    # "mon", "monday", "tues", "thurs": three letters or more of one day's name.
-    if len(word) < 3:
-        return None
-    for i in range(7):
-        if _DAY_NAMES[i][: len(word)] == word:
-            return i
-    return None
-
-
-def clean_number(text):
-    """The number with spaces, dashes, dots, slashes and parentheses removed."""
-    out = []
-    for ch in text:
-        if ch not in " -.()/\t":
-            out.append(ch)
-    return "".join(out)
-
-
-def canonical_number(number, international_prefix):
-    """+33... and 0033... become the same string (the latter)."""
-    if number[:1] == "+":
-        return international_prefix + number[1:]
-    return number
-
-
 def parse_pattern(text, international_prefix):
-    """(digits, is_prefix) for a number pattern, or None when it is not one."""
+    """(digits, is_prefix) for a number pattern, or None when it is not one.
+
+    Visual separators go, and "+33..." becomes "0033..." (with prefix "00"), the
+    form callers' numbers are compared in.
+    """
     if not isinstance(text, str) or len(text) > _MAX_TEXT:
         return None
-    p = clean_number(text)
+    p = ""
+    for ch in text:
+        if ch not in " -.()/\t":
+            p += ch
     prefix = p[-1:] == "*"
     if prefix:
         p = p[:-1]
-    body = p[1:] if p[:1] == "+" else p
-    if not body or not body.isdigit():
+    plus = p[:1] == "+"
+    if plus:
+        p = p[1:]
+    if not p or not p.isdigit():
         return None
-    return canonical_number(p, international_prefix), prefix
+    return (international_prefix + p if plus else p), prefix
 
 
 # MicroPython's dict keeps no order: this list fixes the order of keys and messages.
@@ -256,34 +203,18 @@ def register(key, default, check):
 
 # ---- loaded on first use -------------------------------------------------------------
 
-# Needed when a file is read or saved, or the user blocks or allows a caller (and
-# then saves): hushgate/configfile.py.
-_ON_DEMAND = (
-    "validate",
-    "migrate",
-    "MIGRATIONS",
-    "host_port",
-    "number_matches",
-    "block_number",
-    "allow_number",
-)
-_STORE = ("Store", "FileStorage", "dumps", "FILE")
-
 
 def __getattr__(name):
-    if name in _ON_DEMAND:
-        from hushgate import configfile
+    # Validation, migration, defaults(), block/allow (hushgate/configfile.py) and,
+    # through it, the file store (Store, dumps, FILE: hushgate/store.py) load when
+    # first asked for. An unknown name raises AttributeError from there.
+    from hushgate import configfile
 
-        return getattr(configfile, name)
-    if name in _STORE:
-        from hushgate import store
-
-        return getattr(store, name)
-    raise AttributeError(name)
+    return getattr(configfile, name)
 
 
 def release():
-    """Forget the validation code until it is needed again (about 12 KB of heap).
+    """Forget the validation code until it is needed again (about 10 KB of heap).
 
     Only useful when nothing else holds hushgate.configfile or one of its functions.
     """

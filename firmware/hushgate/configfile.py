@@ -12,17 +12,57 @@ from hushgate.config import (
     EXTRA_CHECKS,
     KEYS,
     VERSION,
-    canonical_number,
-    clean_number,
-    copy,
     network,
     parse_days,
     parse_pattern,
     parse_time,
 )
 
+# The gate's default list of scanner User-Agent prefixes: the tools seen in the
+# wild and listed by Kamailio/Kazoo anti-scanner configurations.
+SCANNER_USER_AGENTS = [
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "sip-scan",
+    "sipsak",
+    "sundayddr",
+    "iWar",
+    "SIVuS",
+    "Gulp",
+    "sipv",
+    "smap",
+    "friendly-request",
+    "VaxIPUserAgent",
+    "VaxSIPUserAgent",
+    "siparmyknife",
+    "Test Agent",
+    "pplsip",
+    "NiceGuy",
+    "PortSIP",
+    "sippts",
+    "sipptk",
+]
+
 _MAX_LIST = const(100)  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
 _MAX_TEXT = const(64)  # characters in one pattern, name or address
+
+
+def defaults():
+    """A fresh copy of DEFAULTS, with the built-in scanner list written out (valid)."""
+    out = copy(DEFAULTS)
+    if out["scanner_user_agents"] is None:
+        out["scanner_user_agents"] = list(SCANNER_USER_AGENTS)
+    return out
+
+
+def copy(value):
+    """A deep copy of a config value (dicts, lists, scalars)."""
+    if isinstance(value, list):
+        return [copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: copy(v) for k, v in value.items()}
+    return value
 
 
 def host_port(text, default_port=5060):
@@ -50,7 +90,13 @@ def number_matches(number, pattern, international_prefix):
     parsed = parse_pattern(pattern, international_prefix)
     if parsed is None or not number:
         return False
-    canon = canonical_number(clean_number(number), international_prefix)
+    # The caller's number as parse_pattern writes patterns (it may hold more than digits).
+    canon = ""
+    for ch in number:
+        if ch not in " -.()/\t":
+            canon += ch
+    if canon[:1] == "+":
+        canon = international_prefix + canon[1:]
     if parsed[1]:
         return canon[: len(parsed[0])] == parsed[0]
     return canon == parsed[0]
@@ -200,6 +246,8 @@ def _check_prefix(key, value, errors):
 
 
 def _check_user_agents(key, value, errors):
+    if value is None:  # DEFAULTS' way of saying "the built-in list"
+        return list(SCANNER_USER_AGENTS)
     items = _check_list(key, value, errors)
     if items is None:
         return []

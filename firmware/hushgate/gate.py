@@ -276,7 +276,9 @@ class Gate:
         scanner = self._scanner(msg)
         if scanner is not None:
             return Verdict(DROP, 0, "scanner: " + scanner, "scanner")
-        canon = _config.canonical_number(number, self._intl) if number else ""
+        canon = number
+        if number[:1] == "+":
+            canon = self._intl + number[1:]  # as parse_pattern writes patterns
         if canon and self._matches(self._block, canon):
             return _answer(config["block_answer"], "blocked caller " + number, "blocked")
         if canon and self._matches(self._vip, canon):

@@ -71,12 +71,6 @@ class Request:
             value = value[0]
         return value.decode() if isinstance(value, bytes) else value
 
-    def json(self):
-        try:
-            return json.loads(self.body or "null")
-        except ValueError:
-            return None
-
 
 def parse_qs(data):
     """a=1&b=%C3%A9+x -> {"a": "1", "b": "é x"}; ValueError/UnicodeError if bad."""
@@ -231,13 +225,13 @@ async def send(writer, res, head_only=False):
     if isinstance(body, bytes):
         await writer.awrite(body)
         return
-    # a generator of str: written in pieces of about 1 KB
+    # a generator of str: written in pieces of about 512 bytes
     parts = []
     size = 0
     for chunk in body:
         parts.append(chunk)
         size += len(chunk)
-        if size >= 1024:
+        if size >= 512:
             await writer.awrite("".join(parts).encode())
             parts = []
             size = 0
@@ -245,16 +239,18 @@ async def send(writer, res, head_only=False):
         await writer.awrite("".join(parts).encode())
 
 
-async def handle(web, reader, writer):
-    """One connection, one request, then closed."""
+async def handle(web, reader, writer, busy=False):
+    """One connection, one request (or 503 when busy), then closed."""
     req = Request(writer.get_extra_info("peername"))
     try:
-        try:
-            status = await asyncio.wait_for(read(web, reader, req), web.read_timeout_s)
-        except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
-            status = 408
-        except (ValueError, UnicodeError):
-            status = 400
+        status = 503
+        if not busy:
+            try:
+                status = await asyncio.wait_for(read(web, reader, req), web.read_timeout_s)
+            except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
+                status = 408
+            except (ValueError, UnicodeError):
+                status = 400
         path = req.path
         api = path[:5] == "/api/"
         res = None
@@ -289,18 +285,6 @@ async def handle(web, reader, writer):
         await asyncio.wait_for(send(writer, res, req.method == "HEAD"), web.write_timeout_s)
     except Exception:  # a client gone or too slow must not end the server
         pass
-    await close(writer)
-
-
-async def refuse(writer):
-    try:
-        await send(writer, error(503, "Busy", False))
-    except Exception:
-        pass
-    await close(writer)
-
-
-async def close(writer):
     try:
         await writer.aclose()
     except Exception:

@@ -5,7 +5,7 @@ import json
 
 from hushgate import config as _config
 from hushgate.pagechange import apply, change_number
-from hushgate.pages import entries, is_quiet, mode_text, when
+from hushgate.pagemode import entries, is_quiet, mode_text, when
 
 QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 
@@ -19,7 +19,10 @@ def handle(web, req):
         if path == "/api/calls":
             return 200, ["Content-Type: application/json"], calls_json(ctx.log)
         return 200, None, ctx.config
-    data = req.json()
+    try:
+        data = json.loads(req.body or "null")
+    except ValueError:
+        data = None
     if path == "/api/seen":
         ctx.log.acknowledge()
         return 200, None, {"unseen": ctx.log.unseen}

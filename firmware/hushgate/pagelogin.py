@@ -4,8 +4,6 @@
 from hushgate import auth
 from hushgate.compat import const
 from hushgate.pages import (
-    COOKIE,
-    PRE_COOKIE,
     esc,
     foot,
     head,
@@ -15,6 +13,8 @@ from hushgate.pages import (
     plain_page,
 )
 
+COOKIE = "hg"  # the session (hushgate.http reads it too)
+PRE_COOKIE = "hgp"  # double-submit token of the forms shown before a session
 _AF_INET = const(2)
 _AF_INET6 = const(10)
 

@@ -1,11 +1,10 @@
-# What every page shares: HTML escaping, the page frame, the words for the gate's mode, saving a
-# changed config. The pages themselves: pagestatus (status, calls, quiet, block/allow),
-# pagesettings (the settings form, backup, password change), pagelogin (set the
-# password, log in and out), pageapi (JSON). Each is imported by hushgate.http for
-# the request that needs it. Everything that is not a literal goes through esc():
-# caller names and numbers come from the internet.
-COOKIE = "hg"
-PRE_COOKIE = "hgp"
+# What every HTML page shares: escaping, the page frame, a short message. The pages,
+# each imported by hushgate.http for the request that needs it and dropped after:
+# pagestatus (status, calls), pagechange (their buttons), pagesettings (the form),
+# pagesave (saving it, backup, password change), pagelogin (set the password, log
+# in and out), pageapi (JSON), pagecss (style sheet, script); pagemode holds the
+# gate's mode in words for the status page and the API. Everything that is not a
+# literal goes through esc(): caller names and numbers come from the internet.
 HTML = "Content-Type: text/html; charset=UTF-8"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -70,63 +69,3 @@ def plain_page(title, text):
     yield from head(title)
     yield "<h1>%s</h1><p>%s</p>" % (esc(title), esc(text))
     yield from foot()
-
-
-# -- the gate's state in words (status page and API) -----------------------------------
-
-
-MODE_TEXT = {
-    "ringing": "Ringing",
-    "quiet-schedule": "Quiet hours",
-    "quiet-button": "Quiet (button), until switched off",
-    "quiet-until-morning": "Quiet until morning",
-}
-
-
-def hhmm(t):
-    return "%02d:%02d" % (t[3], t[4])
-
-
-def when(tz, utc, today=None):
-    """A call's local time: "14:03" today, "Tue 24 Nov 14:03" otherwise."""
-    if utc is None or tz is None:
-        return "clock not set"
-    t = tz.localtime(utc)
-    if today is not None and t[:3] == today[:3]:
-        return hhmm(t)
-    months = "JanFebMarAprMayJunJulAugSepOctNovDec"
-    return "%s %d %s %s" % (DAYS[t[6]], t[2], months[t[1] * 3 - 3 : t[1] * 3], hhmm(t))
-
-
-def is_quiet(st):
-    quiet = st.get("quiet")
-    return bool(quiet) if quiet is not None else st.get("mode", "ringing") != "ringing"
-
-
-def mode_text(st, tz):
-    """gate.status() in words: "Quiet hours until 07:00"."""
-    text = MODE_TEXT.get(st.get("mode")) or ("Quiet" if is_quiet(st) else "Ringing")
-    until = st.get("until")
-    if isinstance(until, int) and tz is not None:
-        until = hhmm(tz.localtime(until))
-    if until:
-        text = ("Quiet" if st.get("mode") == "quiet-until-morning" else text) + " until " + until
-    if not st.get("clock_known", True):
-        text += " (clock not set: quiet hours wait for it)"
-    return text
-
-
-def entries(log, start=0, stop=1 << 30):
-    """The call log's entries start..stop-1 (newest first) as dicts, made one at a
-    time: the whole log as dicts at once would be most of a request's heap."""
-    items = getattr(log, "_items", None)
-    if items is None:
-        yield from log.entries()[start:stop]
-        return
-    i = 0
-    for item in items():
-        if i >= stop:
-            return
-        if i >= start:
-            yield log._as_dict(item)
-        i += 1

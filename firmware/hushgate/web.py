@@ -83,7 +83,7 @@ class Web:
 
             writer = Writer(writer)
         if self.active >= self.max_connections:
-            await http.refuse(writer)
+            await http.handle(self, reader, writer, True)
             return
         self.active += 1
         try:

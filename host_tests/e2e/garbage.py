@@ -2,9 +2,10 @@
 mutations of them and of a plain INVITE. Deterministic for a given seed, so a failure
 can be replayed.
 
-Every IPv4 literal in a message is rewritten to a loopback address (the sender's) so
-that even a firmware that wrongly answered a Via or Contact would only ever send on
-loopback.
+Every IPv4 literal in a message is rewritten to a loopback address (the sender's), and
+a mutation that makes a new non-loopback one (a flipped bit turns 127.0.0.5 into
+27.0.0.5) is drawn again, so that even a firmware that answered a Via or forwarded a
+response by one would only ever send on loopback.
 """
 
 import os
@@ -30,6 +31,23 @@ PLAIN_INVITE = (
     b"v=0\r\no=- 1 1 IN IP4 HOST\r\ns=-\r\nc=IN IP4 HOST\r\nt=0 0\r\n"
     b"m=audio 7078 RTP/AVP 0\r\n"
 )
+
+
+_DOTTED = re.compile(rb"[0-9.]+")
+
+
+def loopback_only(data):
+    """True when every dotted-decimal IPv4 address in data is a loopback one."""
+    for run in _DOTTED.findall(data):
+        for start in range(len(run)):
+            parts = run[start:].split(b".")
+            if len(parts) < 4 or (start and run[start - 1 : start] != b"."):
+                continue
+            octets = parts[:4]
+            if all(o.isdigit() and len(o) <= 3 and int(o) <= 255 for o in octets):
+                if int(octets[0]) != 127:
+                    return False
+    return True
 
 
 def rfc4475(loopback_ip):
@@ -86,9 +104,11 @@ def mutated(count, loopback_ip, seed=4475):
     plain = PLAIN_INVITE.replace(b"HOST", loopback_ip.encode())
     bases = [data for _, data in rfc4475(loopback_ip)] + [plain] * 10
     out = []
-    for _ in range(count):
+    while len(out) < count:
         data = _mutate(rng, rng.choice(bases))
         if rng.randrange(4) == 0:
             data = _mutate(rng, data)
-        out.append(data[:65000] or b"\r\n")
+        data = data[:65000] or b"\r\n"
+        if loopback_only(data):
+            out.append(data)
     return out

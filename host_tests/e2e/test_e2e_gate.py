@@ -309,9 +309,7 @@ def test_torture_and_garbage_get_no_answer_and_calls_still_work(line, caller, pr
     blaster = peers.Blaster([net.scanner] + sources)
     try:
         corpus = [data for _, data in garbage.rfc4475(net.scanner)]
-        blaster.send(corpus, target)
-        # 100 sources at ~1,000 datagrams/s: below the per-source rate limit, so the
-        # parser and the gate see them all instead of the ban list
+        blaster.send(corpus, target)  # first, while the rate limiter lets all through
         blaster.send(garbage.mutated(10000, net.scanner), target, rate=1000)
         replies = blaster.listen(2.0)
     finally:
@@ -324,6 +322,35 @@ def test_torture_and_garbage_get_no_answer_and_calls_still_work(line, caller, pr
     after = wanted_call(caller, net)
     assert (after.successful, after.failed) == (1, 0), after
     assert "crashed" not in gate.log() and "Traceback" not in gate.log()
+
+
+def test_garbage_from_the_providers_address_is_survived(line, caller, net):
+    """The provider's address is exempt from the rate limit, so everything sent from it
+    meets the parser and the proxy: some of it is forwarded to the ATA (which must not
+    answer its calls meanwhile), none of it may stop hushgate."""
+    gate, ata = line(answermode="manual")
+    blaster = peers.Blaster([net.provider])
+    try:
+        target = (net.hushgate, net.sip_port)
+        blaster.send([data for _, data in garbage.rfc4475(net.provider)], target)
+        blaster.send(garbage.mutated(3000, net.provider, seed=3261), target, rate=1000)
+        blaster.listen(1.0)
+    finally:
+        blaster.close()
+    assert gate.running()
+    assert "crashed" not in gate.log() and "Traceback" not in gate.log()
+    for _ in range(10):  # whatever garbage made the ATA ring
+        if "(0)" in ata.listcalls():
+            break
+        ata.hangup()
+        time.sleep(0.2)
+    ata.set_answermode("auto")
+    after = wanted_call(caller, net)
+    assert (after.successful, after.failed) == (1, 0), after
+    print(
+        "from the provider's address: %d datagrams, %d answers back, ATA got %d messages"
+        % (blaster.sent, len(blaster.replies), len(ata.sip_received()))
+    )
 
 
 # 9 ---------------------------------------------------------------------------------------

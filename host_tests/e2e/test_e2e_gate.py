@@ -204,8 +204,10 @@ def test_scanners_find_nothing_and_the_ata_hears_nothing(line, provider, net, fo
     gate, ata = line()
     before = len(ata.sip_received())
     target = [net.hushgate, "-p", str(net.sip_port)]
-    bind = ["-b", net.scanner, "-P", str(net.scanner_port)]
-    port = ["-P", str(net.scanner_port)]
+    # -x: the address the tools write in their Via and Contact (else the machine's own,
+    # which a wrong answer would then go to)
+    bind = ["-b", net.scanner, "-x", net.scanner, "-P", str(net.scanner_port)]
+    port = ["-x", net.scanner, "-P", str(net.scanner_port)]
     runs = [
         ("svmap", bind + target),
         ("svmap", ["-c"] + bind + target),

@@ -164,7 +164,7 @@ def test_silence_check_fails_on_any_answer(provider, scanner, net):
 
 def test_svmap_finds_the_provider_and_not_a_silent_address(provider, net, folder):
     require_tools("sipvicious_svmap")
-    local = ["-b", net.scanner, "-P", str(net.scanner_port)]
+    local = ["-b", net.scanner, "-x", net.scanner, "-P", str(net.scanner_port)]
     target = ["-p", str(net.sip_port)]
     found = peers.run_scanner(net, folder, "svmap", local + [net.provider] + target)
     assert found.returncode == 0 and "kamailio" in found.output, found
@@ -181,7 +181,7 @@ def test_svmap_finds_the_provider_and_not_a_silent_address(provider, net, folder
 def test_svwar_and_svcrack_reach_the_provider(provider, net, folder):
     require_tools("sipvicious_svwar", "sipvicious_svcrack")
     target = [net.provider, "-p", str(net.sip_port)]
-    port = ["-P", str(net.scanner_port)]
+    port = ["-x", net.scanner, "-P", str(net.scanner_port)]
     war_args = ["-e", "1000-1003", "-m", "INVITE"]
     war = peers.run_scanner(net, folder, "svwar", port + war_args + target)
     assert war.returncode in (0, 40), war  # 0: all alike, nothing stands out; 40: found

@@ -263,7 +263,7 @@ def test_learned_provider_addresses_are_bounded():
         gate.provider_seen("192.0.2.%d" % (100 + k))
     assert len(gate._learned) == gate.learned_size
     learned = ["192.0.2.116", "192.0.2.117", "192.0.2.118", "192.0.2.119"]
-    assert sorted(gate.provider_addresses()) == sorted([PROVIDER] + learned)
+    assert sorted(gate.status()["provider_addresses"]) == sorted([PROVIDER] + learned)
 
 
 def test_provider_is_never_rate_limited_or_banned():

@@ -156,7 +156,7 @@ def test_repeat_table_and_learned_addresses_bounded(callers, seen):
     for ip in seen:
         gate.provider_seen(ip)
         assert len(gate._learned) <= gate.learned_size
-    assert len(gate.provider_addresses()) <= gate.learned_size + 1
+    assert len(gate._provider) <= gate.learned_size + 1
 
 
 CORPUS = "../shared/corpus/rfc4475/"

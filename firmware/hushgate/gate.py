@@ -4,11 +4,15 @@
 # block list, VIPs, anonymous callers, quiet (schedule or button) with the
 # repeat-call bypass, forward. Pure: the clock object and now_ms come from the
 # caller, so tests drive time; nothing here touches the network.
+#
+# Written for a 110 KB heap: every function costs heap once loaded, so the steps
+# are written out inside decide() and status() rather than spread over small
+# helpers, and only the verdicts a flood meets are made in advance.
 from binascii import unhexlify
 
-from hushgate import config as _config
 from hushgate import sip
 from hushgate.compat import const, ticks_diff
+from hushgate.config import in_networks, network, parse_days, parse_pattern, parse_time
 from hushgate.limiter import Limiter
 from hushgate.tz import TZ
 
@@ -30,39 +34,29 @@ _DIALOG_METHODS = (b"ACK", b"CANCEL", b"BYE", b"PRACK", b"UPDATE")
 _NOT_FOR_PHONE = (b"REGISTER", b"SUBSCRIBE", b"PUBLISH")
 # SDP session lines of scanning tools (SIPVicious's svwar writes "s=svwar").
 _SDP_SCANNERS = (b"\ns=svwar\r", b"\ns=sipvicious\r", b"\ns=friendly-scanner\r")
-_DISPLAY_SCANNERS = ("sipvicious", "friendly-scanner")
 
 
 class Verdict:
     """What to do with a request: action FORWARD/ANSWER/DROP, code for ANSWER,
-    reason (short, for people), kind (what the call log counts it as)."""
+    reason (short, for people), kind (what the call log counts it as).
+
+    A configured answer may be "drop" instead of a code: Verdict(ANSWER, "drop", ...)
+    is then a DROP.
+    """
 
     def __init__(self, action, code=0, reason="", kind=None):
+        if code == "drop":
+            action, code = DROP, 0
         self.action = action
         self.code = code
         self.reason = reason
         self.kind = kind
 
-    def __repr__(self):
-        return "Verdict(%s, %d, %r)" % (
-            ("FORWARD", "ANSWER", "DROP")[self.action],
-            self.code,
-            self.reason,
-        )
 
-
-# Verdicts given per datagram are made once: no garbage under a flood.
+# The verdicts a scan or flood gets, one per datagram, are made once: no garbage.
 _UNKNOWN_SOURCE = Verdict(DROP, 0, "not from the provider", "source")
 _NOT_IN_DIALOG = Verdict(DROP, 0, "not in a known dialog", "dialog")
 _IN_DIALOG = Verdict(FORWARD, 0, "in dialog", "dialog")
-_NOT_FOR_PHONE_V = Verdict(DROP, 0, "not for the phone", "other")
-_FROM_PROVIDER = Verdict(FORWARD, 0, "from the provider", "other")
-
-
-def _answer(setting, reason, kind):
-    if setting == "drop":
-        return Verdict(DROP, 0, reason, kind)
-    return Verdict(ANSWER, setting, reason, kind)
 
 
 def _vicious_tag(tag):
@@ -82,9 +76,12 @@ def _vicious_tag(tag):
     return True
 
 
-def _hhmm(minutes):
-    minutes %= _DAY
-    return "%02d:%02d" % (minutes // 60, minutes % 60)
+def _matches(patterns, canon):
+    # canon: a caller's number as parse_pattern writes patterns.
+    for digits, prefix in patterns:
+        if canon == digits or (prefix and canon[: len(digits)] == digits):
+            return True
+    return False
 
 
 class Gate:
@@ -96,6 +93,9 @@ class Gate:
         self.calllog = calllog
         self.clock = clock
         self.limiter = Limiter(config["sources_tracked"])
+        # The pre-filter, before parsing: rate limit and bans (allocates nothing
+        # when it says no). The limiter's own method: one call less per datagram.
+        self.admit = self.limiter.admit
         self.quiet_mode = QUIET_OFF
         self._quiet_until = None  # utc at which QUIET_UNTIL_MORNING ends, once known
         self._quiet_from = None  # utc it was switched on, if the clock was known
@@ -104,10 +104,7 @@ class Gate:
         self._provider = {}
         self._repeat = {}  # canonical number -> ticks of its last call
         self.last_unknown_source = None  # for the web page: who knocked last
-        self.problem = ""
         self.configure(config)
-
-    # ---- configuration ----------------------------------------------------------
 
     def configure(self, config):
         """Take a new validated config (from config.validate or Store.load)."""
@@ -118,10 +115,16 @@ class Gate:
         except ValueError as e:
             self.tz = TZ("UTC0")
             self.problem = str(e)
-        intl = config["international_prefix"]
-        self._intl = intl
-        self._block = self._patterns(config["block"])
-        self._vip = self._patterns(config["vip"])
+        intl = self._intl = config["international_prefix"]
+        lists = []
+        for key in ("block", "vip"):
+            out = []
+            for p in config[key]:
+                parsed = parse_pattern(p, intl)
+                if parsed is not None:
+                    out.append(parsed)
+            lists.append(out)
+        self._block, self._vip = lists
         self._uas = []
         for ua in config["scanner_user_agents"]:
             ua = ua.strip()
@@ -129,44 +132,17 @@ class Gate:
                 self._uas.append((ua.lower().encode(), ua))
         self._trusted = []
         for item in config["trusted"]:
-            net = _config.network(item)
+            net = network(item)
             if net is not None:
                 self._trusted.append(net)
-        self._intervals = self._compile(config["quiet_hours"])
-        self._repeat_ms = config["repeat_call_minutes"] * 60000
-        self.limiter.configure(
-            config["sources_tracked"],
-            config["rate_burst"],
-            config["rate_per_second"],
-            config["ban_minutes"] * 60000,
-        )
-        self.limiter.trusted = self._trusted
-        self._refresh_exempt()
-        resize = getattr(self.calllog, "resize", None)
-        if resize is not None:
-            resize(config["call_log_size"])
-        # The schedule may have moved "morning": count again from the press.
-        self._quiet_until = None
-        if self.quiet_mode == QUIET_UNTIL_MORNING and self._quiet_from is not None:
-            self._quiet_until = self._morning(self._quiet_from)
-
-    def _patterns(self, items):
-        out = []
-        for p in items:
-            parsed = _config.parse_pattern(p, self._intl)
-            if parsed is not None:
-                out.append(parsed)
-        return out
-
-    def _compile(self, windows):
-        # Each window becomes intervals in minutes of the local week (Monday 00:00
-        # = 0); an interval may run past the week's end, and membership tests w
-        # and w + one week.
-        out = []
-        for item in windows:
-            mask = _config.parse_days(item["days"])
-            start = _config.parse_time(item["start"])
-            end = _config.parse_time(item["end"], True)
+        # Each quiet window becomes intervals in minutes of the local week (Monday
+        # 00:00 = 0); an interval may run past the week's end, and membership
+        # tests w and w + one week.
+        self._intervals = []
+        for item in config["quiet_hours"]:
+            mask = parse_days(item["days"])
+            start = parse_time(item["start"])
+            end = parse_time(item["end"], True)
             if mask is None or start is None or end is None:
                 continue
             length = end - start
@@ -175,15 +151,38 @@ class Gate:
             for day in range(7):
                 if mask & (1 << day):
                     s = day * _DAY + start
-                    out.append((s, s + length))
-        return out
+                    self._intervals.append((s, s + length))
+        self._repeat_ms = config["repeat_call_minutes"] * 60000
+        self.limiter.configure(
+            config["sources_tracked"],
+            config["rate_burst"],
+            config["rate_per_second"],
+            config["ban_minutes"] * 60000,
+        )
+        self.limiter.trusted = self._trusted
+        self.set_provider_addresses()
+        resize = getattr(self.calllog, "resize", None)
+        if resize is not None:
+            resize(config["call_log_size"])
+        # The schedule may have moved "morning": count again from the press.
+        self._quiet_until = None
+        if self.quiet_mode == QUIET_UNTIL_MORNING and self._quiet_from is not None:
+            self._quiet_until = self._morning(self._quiet_from)
 
     # ---- provider addresses ---------------------------------------------------------
 
-    def set_provider_addresses(self, ips):
-        """The provider's addresses from the latest DNS answer (replaces the last)."""
-        self._dns = list(ips)[: self.dns_size]
-        self._refresh_exempt()
+    def set_provider_addresses(self, ips=None):
+        """The provider's addresses from the latest DNS answer (replaces the last).
+
+        Without ips: the same DNS answer, after the learned addresses changed.
+        """
+        if ips is not None:
+            self._dns = list(ips)[: self.dns_size]
+        provider = {}
+        for ip in self._dns + self._learned:
+            provider[ip] = True
+        self._provider = provider
+        self.limiter.exempt(provider)
 
     def provider_seen(self, ip):
         """A REGISTER answer came from ip: it is the provider's, even if DNS says no more."""
@@ -195,30 +194,7 @@ class Gate:
         learned.append(ip)
         if len(learned) > self.learned_size:
             learned.pop(0)
-        self._refresh_exempt()
-
-    def provider_addresses(self):
-        return list(self._provider)
-
-    def _refresh_exempt(self):
-        provider = {}
-        for ip in self._dns:
-            provider[ip] = True
-        for ip in self._learned:
-            provider[ip] = True
-        self._provider = provider
-        self.limiter.exempt(provider)
-
-    def _from_provider(self, ip):
-        if ip in self._provider:
-            return True
-        return bool(self._trusted) and _config.in_networks(ip, self._trusted)
-
-    # ---- the pre-filter ---------------------------------------------------------------
-
-    def admit(self, ip, now_ms):
-        """Rate limit and bans, before parsing; allocates nothing when it says no."""
-        return self.limiter.admit(ip, now_ms)
+        self.set_provider_addresses()
 
     # ---- decisions ----------------------------------------------------------------------
 
@@ -226,105 +202,98 @@ class Gate:
         """The verdict for one inbound request (never a retransmission)."""
         method = msg.method
         ip = source[0]
-        # A stranger's request outside any known dialog is the common case under
-        # a scan: refuse it before looking at any header.
-        if not in_dialog and not self._from_provider(ip):
-            self.calllog.count("unknown_source")
-            self.last_unknown_source = ip
-            return _UNKNOWN_SOURCE
-        if method in _DIALOG_METHODS or msg.name_addr(b"to").tag:
-            if in_dialog:
-                return _IN_DIALOG
-            self.calllog.count("not_in_dialog")
-            return _NOT_IN_DIALOG
-        if not self._from_provider(ip):
-            # Same Call-ID as a known dialog, but a new request from a stranger.
+        known = ip in self._provider or (bool(self._trusted) and in_networks(ip, self._trusted))
+        # A stranger's request outside any known dialog is the common case under a
+        # scan: refused before any header is looked at. A stranger may only go on
+        # with a dialog the gate knows (BYE from the far end's own server).
+        if not known and not (
+            in_dialog and (method in _DIALOG_METHODS or msg.name_addr(b"to").tag)
+        ):
             self.calllog.count("unknown_source")
             self.last_unknown_source = ip
             return _UNKNOWN_SOURCE
         if in_dialog:
-            # A new transaction of a call already let through (the INVITE again
-            # with credentials after the ATA challenged it): not a new call.
+            # Also a new transaction of a call already let through (the INVITE
+            # again with credentials after the ATA challenged it): not a new call.
             return _IN_DIALOG
+        if method in _DIALOG_METHODS or msg.name_addr(b"to").tag:
+            self.calllog.count("not_in_dialog")
+            return _NOT_IN_DIALOG
         if method != b"INVITE":
             if method in _NOT_FOR_PHONE:
                 self.calllog.count("not_for_phone")
-                return _NOT_FOR_PHONE_V
+                return Verdict(DROP, 0, "not for the phone", "other")
             scanner = self._scanner(msg)
             if scanner is not None:
                 self.calllog.count("scanner_requests")
                 return Verdict(DROP, 0, "scanner: " + scanner, "scanner")
-            return _FROM_PROVIDER
+            return Verdict(FORWARD, 0, "from the provider", "other")
+        # An initial INVITE from the provider: a call, judged and logged.
+        config = self.config
         utc = self.clock.utc()
         number = sip.caller_number(msg)
-        verdict = self._judge(msg, number, now_ms, utc)
-        self.calllog.record(utc, number, self._display(msg), ip, verdict)
-        return verdict
-
-    def _display(self, msg):
-        for name in (b"p-asserted-identity", b"from"):
-            try:
-                addr = msg.name_addr(name)
-            except sip.SipError:
-                addr = None
-            if addr is not None and addr.display:
-                return addr.display
-        return ""
-
-    def _judge(self, msg, number, now_ms, utc):
-        config = self.config
-        scanner = self._scanner(msg)
-        if scanner is not None:
-            return Verdict(DROP, 0, "scanner: " + scanner, "scanner")
         canon = number
         if number[:1] == "+":
             canon = self._intl + number[1:]  # as parse_pattern writes patterns
-        if canon and self._matches(self._block, canon):
-            return _answer(config["block_answer"], "blocked caller " + number, "blocked")
-        if canon and self._matches(self._vip, canon):
-            return Verdict(FORWARD, 0, "VIP " + number, "rang")
-        if not number and config["block_anonymous"]:
-            return _answer(config["block_answer"], "anonymous caller", "blocked")
-        repeat = self._repeat_call(canon, now_ms)
-        quiet = self._quiet_reason(utc)
-        if quiet is not None:
-            if repeat:
-                return Verdict(FORWARD, 0, "repeat call during " + quiet, "rang")
-            return _answer(config["quiet_answer"], quiet, "quiet")
-        if utc is None and self._intervals:
-            return Verdict(FORWARD, 0, "clock not set: quiet hours not applied", "rang")
-        return Verdict(FORWARD, 0, "rang", "rang")
-
-    def _matches(self, patterns, canon):
-        for digits, prefix in patterns:
-            if prefix:
-                if canon[: len(digits)] == digits:
-                    return True
-            elif canon == digits:
-                return True
-        return False
-
-    def _repeat_call(self, canon, now_ms):
-        # True when this number called within repeat_call_minutes; remembers this call.
-        if not canon or self._repeat_ms <= 0:
-            return False
-        table = self._repeat
-        last = table.get(canon)
-        repeat = last is not None and 0 <= ticks_diff(now_ms, last) <= self._repeat_ms
-        if last is None and len(table) >= self.repeat_size:
-            oldest = None
-            age = -1
-            for key in table:
-                a = ticks_diff(now_ms, table[key])
-                if a < 0:
-                    a = 1 << 29
-                if a > age:
-                    oldest, age = key, a
-            del table[oldest]
-        table[canon] = now_ms
-        return repeat
+        scanner = self._scanner(msg)
+        if scanner is not None:
+            verdict = Verdict(DROP, 0, "scanner: " + scanner, "scanner")
+        elif canon and _matches(self._block, canon):
+            reason = "blocked caller " + number
+            verdict = Verdict(ANSWER, config["block_answer"], reason, "blocked")
+        elif canon and _matches(self._vip, canon):
+            verdict = Verdict(FORWARD, 0, "VIP " + number, "rang")
+        elif not number and config["block_anonymous"]:
+            verdict = Verdict(ANSWER, config["block_answer"], "anonymous caller", "blocked")
+        else:
+            # Repeat-call bypass: this number called within repeat_call_minutes.
+            # The table remembers this call too, dropping the oldest when full.
+            repeat = False
+            table = self._repeat
+            if canon and self._repeat_ms > 0:
+                last = table.get(canon)
+                repeat = last is not None and 0 <= ticks_diff(now_ms, last) <= self._repeat_ms
+                if last is None and len(table) >= self.repeat_size:
+                    oldest = None
+                    age = -1
+                    for key in table:
+                        a = ticks_diff(now_ms, table[key])
+                        if a < 0:
+                            a = 1 << 29
+                        if a > age:
+                            oldest, age = key, a
+                    del table[oldest]
+                table[canon] = now_ms
+            quiet = self._quiet(utc)
+            if quiet == "quiet-schedule":
+                quiet = "quiet hours"
+            elif quiet == "quiet-button":
+                quiet = "quiet (button)"
+            elif quiet == "quiet-until-morning":
+                quiet = "quiet until morning"
+            if quiet != "ringing":
+                if repeat:
+                    verdict = Verdict(FORWARD, 0, "repeat call during " + quiet, "rang")
+                else:
+                    verdict = Verdict(ANSWER, config["quiet_answer"], quiet, "quiet")
+            elif utc is None and self._intervals:
+                verdict = Verdict(FORWARD, 0, "clock not set: quiet hours not applied", "rang")
+            else:
+                verdict = Verdict(FORWARD, 0, "rang", "rang")
+        name = ""
+        for header in (b"p-asserted-identity", b"from"):
+            try:
+                addr = msg.name_addr(header)
+            except sip.SipError:
+                addr = None
+            if addr is not None and addr.display:
+                name = addr.display
+                break
+        self.calllog.record(utc, number, name, ip, verdict)
+        return verdict
 
     def _scanner(self, msg):
+        # The scanning tool's name when the request carries its fingerprint, else None.
         ua = msg.get(b"user-agent")
         if ua:
             low = bytes(ua).lower()
@@ -336,7 +305,7 @@ class Gate:
             if addr is None or not addr.display:
                 continue
             display = addr.display.lower()
-            for word in _DISPLAY_SCANNERS:
+            for word in ("sipvicious", "friendly-scanner"):
                 if word in display:
                     return word
             if display == "john doe" and addr is frm and frm.user == b"4000":
@@ -355,10 +324,6 @@ class Gate:
 
     # ---- quiet ----------------------------------------------------------------------------
 
-    def _week_minute(self, utc):
-        lt = self.tz.localtime(utc)
-        return lt[6] * _DAY + lt[3] * 60 + lt[4]
-
     def _covering(self, w):
         # The end of the latest-ending interval covering minute w (counted from
         # some Monday 00:00, possibly weeks ahead), or None.
@@ -375,52 +340,38 @@ class Gate:
 
     def _window_end(self, w):
         # Where quiet that covers w ends, following windows that touch; None if
-        # it never ends (quiet all week).
+        # w is not quiet or quiet never ends (all week).
         end = self._covering(w)
-        if end is None:
-            return None
         limit = w + _WEEK
-        while end < limit:
+        while end is not None and end < limit:
             more = self._covering(end)
             if more is None:
                 return end
             end = more
         return None
 
-    def _next_start(self, w):
-        best = None
-        for s, _e in self._intervals:
-            ahead = (s - w) % _WEEK
-            if best is None or ahead < best:
-                best = ahead
-        return None if best is None else w + best
-
-    def _schedule_active(self, utc):
-        return (
-            utc is not None
-            and self._intervals
-            and self._covering(self._week_minute(utc)) is not None
-        )
-
-    def _local_to_utc(self, utc, w, target):
-        # The utc of week minute `target` (>= w), counted from the local day of utc.
-        lt = self.tz.localtime(utc)
-        minutes = lt[3] * 60 + lt[4] + (target - w)
-        return self.tz.to_utc(lt[0], lt[1], lt[2], 0, minutes)
-
     def _morning(self, utc):
-        # The end of the next quiet window from utc, or the next 07:00 without one.
-        w = self._week_minute(utc)
+        # The end of the quiet window covering utc, else of the next one, or the
+        # next 07:00 without a schedule (or when quiet never ends).
+        lt = self.tz.localtime(utc)
+        minute = lt[3] * 60 + lt[4]
+        w = lt[6] * _DAY + minute
+        target = None
         if self._intervals:
-            start = w if self._covering(w) is not None else self._next_start(w)
-            end = self._window_end(start)
-            if end is not None:
-                return self._local_to_utc(utc, w, end)
-        day_minute = w % _DAY
-        target = w - day_minute + _MORNING
-        if day_minute >= _MORNING:
-            target += _DAY
-        return self._local_to_utc(utc, w, target)
+            start = w
+            if self._covering(w) is None:
+                ahead = _WEEK
+                for s, _e in self._intervals:
+                    if (s - w) % _WEEK < ahead:
+                        ahead = (s - w) % _WEEK
+                start = w + ahead
+            target = self._window_end(start)
+        if target is None:
+            target = w - minute + _MORNING
+            if minute >= _MORNING:
+                target += _DAY
+        # The week minute back to utc, counted from the local day of utc.
+        return self.tz.to_utc(lt[0], lt[1], lt[2], 0, minute + target - w)
 
     def set_quiet(self, mode, utc=None):
         """The button's (or web page's) quiet mode: QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING."""
@@ -434,8 +385,9 @@ class Gate:
         if mode == QUIET_UNTIL_MORNING and utc is not None:
             self._quiet_until = self._morning(utc)
 
-    def _button(self, utc):
-        # The button's mode now, ending "until morning" once its time has come.
+    def _quiet(self, utc):
+        # What rings now: "quiet-button", "quiet-until-morning", "quiet-schedule" or
+        # "ringing" (status()'s mode names). Ends "until morning" once its time came.
         mode = self.quiet_mode
         if mode == QUIET_UNTIL_MORNING and utc is not None:
             if self._quiet_until is None:
@@ -445,52 +397,44 @@ class Gate:
             if utc >= self._quiet_until:
                 self.quiet_mode = mode = QUIET_OFF
                 self._quiet_until = None
-        return mode
-
-    def _quiet_reason(self, utc):
-        mode = self._button(utc)
         if mode == QUIET_ON:
-            return "quiet (button)"
+            return "quiet-button"
         if mode == QUIET_UNTIL_MORNING:
-            return "quiet until morning"
-        if self._schedule_active(utc):
-            return "quiet hours"
-        return None
+            return "quiet-until-morning"
+        if utc is not None and self._intervals:
+            lt = self.tz.localtime(utc)
+            if self._covering(lt[6] * _DAY + lt[3] * 60 + lt[4]) is not None:
+                return "quiet-schedule"
+        return "ringing"
 
     def status(self, utc=None):
         """For the web page and the LED."""
         if utc is None:
             utc = self.clock.utc()
-        mode = self._button(utc)
+        name = self._quiet(utc)
         until = None
-        if mode == QUIET_ON:
-            name = "quiet-button"
-        elif mode == QUIET_UNTIL_MORNING:
-            name = "quiet-until-morning"
-            if self._quiet_until is not None:
-                lt = self.tz.localtime(self._quiet_until)
-                until = "%02d:%02d" % (lt[3], lt[4])
-        elif self._schedule_active(utc):
-            name = "quiet-schedule"
-            w = self._week_minute(utc)
-            end = self._window_end(w)
+        if name == "quiet-until-morning" and self._quiet_until is not None:
+            lt = self.tz.localtime(self._quiet_until)
+            until = "%02d:%02d" % (lt[3], lt[4])
+        elif name == "quiet-schedule":
+            lt = self.tz.localtime(utc)
+            end = self._window_end(lt[6] * _DAY + lt[3] * 60 + lt[4])
             if end is not None:
-                until = _hhmm(end)
-        else:
-            name = "ringing"
+                end %= _DAY
+                until = "%02d:%02d" % (end // 60, end % 60)
         log = self.calllog
         return {
             "mode": name,
             "quiet": name != "ringing",
             "until": until,
-            "quiet_mode": mode,
+            "quiet_mode": self.quiet_mode,
             "clock_known": utc is not None,
             "schedule_applies": utc is not None or not self._intervals,
             "counters": dict(log.counters),
             "unseen": log.unseen_silenced(),
             "refused": self.limiter.refused,
             "bans": self.limiter.bans,
-            "provider_addresses": self.provider_addresses(),
+            "provider_addresses": list(self._provider),
             "last_unknown_source": self.last_unknown_source,
             "problem": self.problem,
         }

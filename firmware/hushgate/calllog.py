@@ -4,14 +4,11 @@
 # last looked ("unseen", the LED's "a call was blocked"). The last two survive a
 # reboot through the state folder, written at most every save_every_ms because
 # flash wears out.
-from hushgate import config as _config
 from hushgate.compat import const, ticks_diff
 
-_ACTIONS = ("forward", "answer", "drop")
 # A verdict's kind: what the call counts as. Kinds other than "rang" mean the
 # phone stayed silent, which is what the LED's "blocked" state reports.
 KINDS = ("rang", "blocked", "quiet", "scanner")
-_SILENT = ("blocked", "quiet", "scanner")
 
 # Fields of an entry (a tuple: cheaper than a dict or an object per call).
 _ID = const(0)
@@ -25,19 +22,23 @@ _REASON = const(7)
 _KIND = const(8)
 
 
-def _short(text, limit):
-    if text is None:
-        return ""
-    if not isinstance(text, str):
-        text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _as_dict(item):
+    action = item[_ACTION]
+    return {
+        "id": item[_ID],
+        "utc": item[_UTC],
+        "number": item[_NUMBER],
+        "name": item[_NAME],
+        "source": item[_SOURCE],
+        "action": ("forward", "answer", "drop")[action] if 0 <= action < 3 else str(action),
+        "code": item[_CODE],
+        "reason": item[_REASON],
+        "kind": item[_KIND],
+    }
 
 
 def _zeros():
-    counts = {"calls": 0}
-    for kind in KINDS:
-        counts[kind] = 0
-    return counts
+    return {"calls": 0, "rang": 0, "blocked": 0, "quiet": 0, "scanner": 0}
 
 
 class CallLog:
@@ -61,139 +62,11 @@ class CallLog:
         self.problem = ""  # what went wrong reading the counters file, for the web page
         self._dirty = False
         self._saved_at = None
-        if store is not None:
-            self._load()
-
-    # ---- entries -------------------------------------------------------------
-
-    def record(self, utc, number, name, source_ip, verdict):
-        """Log one call attempt and count it; returns the entry (a dict)."""
-        kind = getattr(verdict, "kind", None)
-        action = verdict.action
-        if kind not in KINDS:
-            kind = "rang" if action == 0 else "blocked"
-        self._seq += 1
-        item = (
-            self._seq,
-            utc,
-            _short(number, self.max_number),
-            _short(name, self.max_name),
-            source_ip,
-            action,
-            verdict.code,
-            _short(verdict.reason, self.max_reason),
-            kind,
-        )
-        self._ring[self._next] = item
-        self._next = (self._next + 1) % self.size
-        for counts in (self.counters, self.totals, self.unseen):
-            counts["calls"] += 1
-            counts[kind] += 1
-        self._dirty = True
-        return self._as_dict(item)
-
-    def count(self, kind, n=1):
-        """Count an event that is not a call (e.g. "unknown_source"), since boot and in total.
-
-        Scanners knock all day: these alone do not make the counters due for a write;
-        they are saved with the next call, acknowledgement or clean stop.
-        """
-        for counts in (self.counters, self.totals):
-            counts[kind] = counts.get(kind, 0) + n
-
-    def _as_dict(self, item):
-        action = item[_ACTION]
-        return {
-            "id": item[_ID],
-            "utc": item[_UTC],
-            "number": item[_NUMBER],
-            "name": item[_NAME],
-            "source": item[_SOURCE],
-            "action": _ACTIONS[action] if 0 <= action < 3 else str(action),
-            "code": item[_CODE],
-            "reason": item[_REASON],
-            "kind": item[_KIND],
-        }
-
-    def _items(self):
-        # Newest first.
-        size = self.size
-        i = self._next
-        for _ in range(size):
-            i = (i - 1) % size
-            item = self._ring[i]
-            if item is None:
-                return
-            yield item
-
-    def entries(self):
-        """Every entry, newest first, as dicts ready for JSON."""
-        return [self._as_dict(item) for item in self._items()]
-
-    def find(self, entry_id):
-        for item in self._items():
-            if item[_ID] == entry_id:
-                return self._as_dict(item)
-        return None
-
-    def last_caller(self):
-        """Number of the last call that rang ("" if it was anonymous), or None."""
-        for item in self._items():
-            if item[_KIND] == "rang":
-                return item[_NUMBER]
-        return None
-
-    def resize(self, size):
-        """Change the bound, keeping the newest entries that fit."""
-        if size == self.size:
+        if store is None:
             return
-        keep = list(self._items())[:size]
-        keep.reverse()
-        self.size = size
-        self._ring = [None] * size
-        for i in range(len(keep)):
-            self._ring[i] = keep[i]
-        self._next = len(keep) % size
-
-    def clear(self):
-        self._ring = [None] * self.size
-        self._next = 0
-
-    # ---- acting on an entry -----------------------------------------------------
-
-    def _number_of(self, entry_id):
-        entry = self.find(entry_id)
-        if entry is None:
-            raise KeyError("no call %s in the log" % (entry_id,))
-        return entry["number"]
-
-    def block(self, entry_id, config):
-        """The config with this entry's caller blocked (anonymous: block_anonymous)."""
-        return _config.block_number(config, self._number_of(entry_id))
-
-    def allow(self, entry_id, config):
-        """The config with this entry's caller a VIP; ValueError if a prefix still blocks it."""
-        return _config.allow_number(config, self._number_of(entry_id))
-
-    # ---- since the user last looked ---------------------------------------------
-
-    def unseen_silenced(self):
-        """Calls that did not ring since acknowledge(): the LED's "a call was blocked"."""
-        n = 0
-        for kind in _SILENT:
-            n += self.unseen[kind]
-        return n
-
-    def acknowledge(self):
-        self.unseen = _zeros()
-        self._dirty = True
-        self.save()
-
-    # ---- persistence --------------------------------------------------------------
-
-    def _load(self):
-        data, problem = self.store.read_json(self.file)
-        if problem and data is None and problem == self.file + " is missing":
+        # The counters file: totals and unseen survive a reboot.
+        data, problem = store.read_json(self.file)
+        if data is None and problem == self.file + " is missing":
             problem = ""  # first boot
         self.problem = problem
         if not isinstance(data, dict):
@@ -205,9 +78,105 @@ class CallLog:
             counts = getattr(self, name)
             for key in saved:
                 value = saved[key]
-                if isinstance(key, str) and isinstance(value, int) and value >= 0:
-                    if key in counts or len(counts) < 32:
-                        counts[key] = value
+                # JSON keys are text; a bounded number of kinds, whatever the file says.
+                if isinstance(value, int) and value >= 0 and (key in counts or len(counts) < 32):
+                    counts[key] = value
+
+    # ---- entries -------------------------------------------------------------
+
+    def record(self, utc, number, name, source_ip, verdict):
+        """Log one call attempt and count it; returns the entry (a dict)."""
+        kind = getattr(verdict, "kind", None)
+        action = verdict.action
+        if kind not in KINDS:
+            kind = "rang" if action == 0 else "blocked"
+        self._seq += 1
+        texts = [number, name, verdict.reason]
+        limits = (self.max_number, self.max_name, self.max_reason)
+        for i in range(3):
+            text = texts[i]
+            if text is None:
+                text = ""
+            elif not isinstance(text, str):
+                text = str(text)
+            if len(text) > limits[i]:
+                text = text[: limits[i] - 1] + "…"
+            texts[i] = text
+        number, name, reason = texts
+        item = (self._seq, utc, number, name, source_ip, action, verdict.code, reason, kind)
+        self._ring[self._next] = item
+        self._next = (self._next + 1) % self.size
+        for counts in (self.counters, self.totals, self.unseen):
+            counts["calls"] += 1
+            counts[kind] += 1
+        self._dirty = True
+        return _as_dict(item)
+
+    def count(self, kind, n=1):
+        """Count an event that is not a call (e.g. "unknown_source"), since boot and in total.
+
+        Scanners knock all day: these alone do not make the counters due for a write;
+        they are saved with the next call, acknowledgement or clean stop.
+        """
+        for counts in (self.counters, self.totals):
+            counts[kind] = counts.get(kind, 0) + n
+
+    def _newest(self):
+        # The entries (tuples), newest first.
+        out = []
+        size = self.size
+        i = self._next
+        for _ in range(size):
+            i = (i - 1) % size
+            item = self._ring[i]
+            if item is None:
+                break
+            out.append(item)
+        return out
+
+    def entries(self):
+        """Every entry, newest first, as dicts ready for JSON."""
+        out = []
+        for item in self._newest():
+            out.append(_as_dict(item))
+        return out
+
+    def find(self, entry_id):
+        for item in self._newest():
+            if item[_ID] == entry_id:
+                return _as_dict(item)
+        return None
+
+    def last_caller(self):
+        """Number of the last call that rang ("" if it was anonymous), or None."""
+        for item in self._newest():
+            if item[_KIND] == "rang":
+                return item[_NUMBER]
+        return None
+
+    def resize(self, size):
+        """Change the bound, keeping the newest entries that fit."""
+        if size == self.size:
+            return
+        keep = self._newest()[:size]
+        keep.reverse()
+        self.size = size
+        self._ring = keep + [None] * (size - len(keep))
+        self._next = len(keep) % size
+
+    # ---- since the user last looked ---------------------------------------------
+
+    def unseen_silenced(self):
+        """Calls that did not ring since acknowledge(): the LED's "a call was blocked"."""
+        unseen = self.unseen
+        return unseen["blocked"] + unseen["quiet"] + unseen["scanner"]
+
+    def acknowledge(self):
+        self.unseen = _zeros()
+        self._dirty = True
+        self.save()
+
+    # ---- persistence --------------------------------------------------------------
 
     def save(self):
         """Write the counters now (clean stop, or the user looked)."""

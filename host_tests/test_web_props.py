@@ -7,7 +7,8 @@ import json
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_web import FORM, PASSWORD, Reader, Writer, logged_in, new_app, settings_form
+from test_web import FORM, PASSWORD, Reader, Writer, logged_in, new_app
+from test_web_settings import settings_form
 
 from hushgate import config
 

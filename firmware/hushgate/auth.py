@@ -1,15 +1,11 @@
-# The web page's password, sessions and CSRF tokens, on both interpreters.
-# MicroPython has hashlib.sha256 but no hmac module, so HMAC (RFC 2104) and
-# PBKDF2 (RFC 8018, one 32-byte block) are written here; CPython's
-# hashlib.pbkdf2_hmac is the oracle in the tests.
-import hashlib
+# The web page's password, sessions and CSRF tokens, on both interpreters. This
+# part stays in memory (it holds the sessions); hashing, setting and checking a
+# password are hushgate.pagepw's, loaded for the request that needs them and dropped
+# with the pages.
 import os
-from binascii import a2b_base64, hexlify, unhexlify
+from binascii import hexlify, unhexlify
 
-from hushgate.compat import const
-
-_BLOCK = const(64)
-_SCHEME = "pbkdf2-sha256"
+SCHEME = "pbkdf2-sha256"
 
 # Every port that can run the web page has os.urandom (ESP32, RP2: hardware RNG).
 _urandom = os.urandom
@@ -34,35 +30,15 @@ def consteq(a, b):
     return diff == 0
 
 
-def _pads(key):
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key + bytes(_BLOCK - len(key))
-    return bytes(c ^ 0x36 for c in key), bytes(c ^ 0x5C for c in key)
+def _pw():
+    from hushgate import pagepw
+
+    return pagepw
 
 
-def _hmac(inner_key, outer_key, msg):
-    h = hashlib.sha256(inner_key)
-    h.update(msg)
-    o = hashlib.sha256(outer_key)
-    o.update(h.digest())
-    return o.digest()
-
-
-def hmac_sha256(key, msg):
-    ik, ok = _pads(key)
-    return _hmac(ik, ok, msg)
-
-
-def pbkdf2_sha256(password, salt, rounds):
-    """PBKDF2-HMAC-SHA256 giving one 32-byte block; keys as bytes."""
-    ik, ok = _pads(password)
-    u = _hmac(ik, ok, salt + b"\x00\x00\x00\x01")
-    acc = int.from_bytes(u, "big")
-    for _ in range(rounds - 1):
-        u = _hmac(ik, ok, u)
-        acc ^= int.from_bytes(u, "big")
-    return acc.to_bytes(32, "big")
+def __getattr__(name):
+    """hmac_sha256, pbkdf2_sha256: in hushgate.pagepw, loaded when needed."""
+    return getattr(_pw(), name)
 
 
 def _exists(path):
@@ -104,7 +80,7 @@ class Auth:
             try:
                 with open(path) as f:
                     parts = f.read().strip().split("$")
-                if len(parts) == 4 and parts[0] == _SCHEME:
+                if len(parts) == 4 and parts[0] == SCHEME:
                     return int(parts[1]), unhexlify(parts[2]), unhexlify(parts[3])
             except (OSError, ValueError):
                 pass
@@ -124,28 +100,7 @@ class Auth:
     def set_password(self, password):
         """Store a salted hash (atomically) and end every session.
         Raises ValueError for a refused password, OSError if it cannot write."""
-        problem = self.password_problem(password)
-        if problem:
-            raise ValueError(problem)
-        salt = _urandom(16)
-        digest = pbkdf2_sha256(password.encode(), salt, self.rounds)
-        line = "%s$%d$%s$%s\n" % (
-            _SCHEME,
-            self.rounds,
-            hexlify(salt).decode(),
-            hexlify(digest).decode(),
-        )
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(line)
-        try:
-            os.rename(tmp, self.path)
-        except OSError:
-            os.remove(self.path)
-            os.rename(tmp, self.path)
-        self._record = (self.rounds, salt, digest)
-        self.sessions = {}
-        self._basic = None
+        _pw().set_password(self, password)
 
     def clear(self):
         """Forget the password (the button held at power-up): the next visit
@@ -166,42 +121,13 @@ class Auth:
 
     def check_password(self, password):
         """True/False; False without looking while a slow-down is running."""
-        if self._record is None or self.wait_s():
-            return False
-        rounds, salt, digest = self._record
-        if isinstance(password, str):
-            password = password.encode()
-        if len(password) <= self.max_length * 4 and consteq(
-            pbkdf2_sha256(password, salt, rounds), digest
-        ):
-            self.fails = 0
-            return True
-        self.fails += 1
-        extra = self.fails - self.free_tries
-        if extra >= 0:
-            delay = 1 << extra if extra < 6 else self.max_delay_s
-            self.locked_until = self.now_s() + min(delay, self.max_delay_s)
-        return False
+        return _pw().check_password(self, password)
 
     def check_basic(self, header):
         """An `Authorization: Basic ...` header (any user name) -> True/False.
         The last header that passed is remembered as a salted digest, so a
         script polling the API does not pay the password hash every time."""
-        if self._record is None or not header.startswith("Basic "):
-            return False
-        salt = self._record[1]
-        seen = hashlib.sha256(salt + header.encode()).digest()
-        if self._basic is not None and consteq(seen, self._basic):
-            return True
-        try:
-            user_pass = a2b_base64(header[6:].strip())
-        except ValueError:
-            return False
-        colon = user_pass.find(b":")
-        if colon < 0 or not self.check_password(user_pass[colon + 1 :]):
-            return False
-        self._basic = seen
-        return True
+        return _pw().check_basic(self, header)
 
     # -- sessions -----------------------------------------------------------
 

@@ -1,0 +1,184 @@
+# CPython, and MicroPython with a 200k heap (docs/web.md): the JSON API, the limits
+# on what a client may send, the page unloading when idle (harness in test_web).
+import asyncio
+import sys
+
+from test_web import (
+    FORM,
+    NOW,
+    Reader,
+    Writer,
+    basic,
+    get,
+    logged_in,
+    new_app,
+    post_form,
+    raw,
+    record,
+    setup_password,
+)
+
+# -- the JSON API ----------------------------------------------------------------------
+
+
+def test_api_with_basic_auth():
+    ctx, app, client = new_app()
+    setup_password(client)
+    client.cookies = {}
+    assert get(client, "/api/status").status_code == 401
+    record(ctx, "0612345678", "Alice")
+    assert get(client, "/api/status", basic()).json["counters"]["rang"] == 1
+    assert get(client, "/api/calls", basic()).json["calls"][0]["number"] == "0612345678"
+    assert get(client, "/api/config", basic()).json == ctx.config
+    j = {"Content-Type": "application/json"}
+    j.update(basic())
+    res = client.post("/api/quiet", headers=dict(j), body={"mode": "on"})
+    assert res.status_code == 200 and res.json["quiet"] is True
+    res = client.post("/api/quiet", headers=dict(j), body={"mode": "loud"})
+    assert res.status_code == 400
+    res = client.post("/api/number", headers=dict(j), body={"number": "0611", "list": "block"})
+    assert res.status_code == 200 and res.json["block"] == ["0611"]
+    res = client.post("/api/number", headers=dict(j), body={"number": "0611", "list": "vip"})
+    assert res.json["vip"] == ["0611"] and res.json["block"] == []
+    new = dict(ctx.config)
+    new["repeat_call_minutes"] = 10
+    res = client.post("/api/config", headers=dict(j), body=new)
+    assert res.status_code == 200 and ctx.config["repeat_call_minutes"] == 10
+    new["quiet_hours"] = [{"days": "Mon", "start": "25:00", "end": "07:00"}]
+    res = client.post("/api/config", headers=dict(j), body=new)
+    assert res.status_code == 400 and "quiet_hours[0].start" in res.json["errors"][0]
+    assert ctx.config["quiet_hours"] == []
+    res = client.post("/api/config", headers=dict(j), body="[1, 2")
+    assert res.status_code == 400
+    res = client.post("/api/seen", headers=dict(j), body={})
+    assert res.json["unseen"]["calls"] == 0
+    # a form post with Basic is refused (scripts send JSON)
+    h = dict(FORM)
+    h.update(basic())
+    assert post_form(client, "/api/quiet", "mode=on", h).status_code == 415
+
+
+def test_api_wrong_basic_password_slows_down():
+    ctx, app, client = new_app()
+    setup_password(client)
+    client.cookies = {}
+    codes = [get(client, "/api/status", basic("not it at all")).status_code for _ in range(4)]
+    assert codes[:3] == [401, 401, 401] and codes[3] == 429
+    assert get(client, "/api/status", basic()).status_code == 429
+
+
+def test_api_with_session_needs_the_csrf_header():
+    ctx, app, client, token = logged_in()
+    j = {"Content-Type": "application/json"}
+    assert (client.post("/api/quiet", headers=dict(j), body={"mode": "on"})).status_code == 403
+    j["X-CSRF-Token"] = token
+    assert (client.post("/api/quiet", headers=dict(j), body={"mode": "on"})).status_code == 200
+    assert ctx.gate.quiet_mode == 1
+
+
+# -- limits on what a client may send ------------------------------------------------------
+
+
+def test_request_head_over_2_kb_gets_431():
+    ctx, app, client = new_app()
+    head = b"GET / HTTP/1.0\r\n" + b"X-Long: " + b"a" * 1900 + b"\r\n" + b"X-More: b\r\n" * 20
+    assert raw(app, head + b"\r\n")[0] == 431
+    assert raw(app, b"GET /" + b"a" * 3000 + b" HTTP/1.0\r\n\r\n")[0] == 431
+    # exactly at the limit still passes
+    head = b"GET / HTTP/1.0\r\nHost: x\r\nX: "
+    head += b"a" * (app.max_head - len(head) - 4) + b"\r\n\r\n"
+    assert len(head) == app.max_head and raw(app, head)[0] == 303
+    assert raw(app, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")[0] == 303  # still serving
+
+
+def test_bodies_over_the_limit_get_413_and_change_nothing():
+    ctx, app, client, token = logged_in()
+    session = "hg=" + client.cookies["hg"]
+    req = (
+        b"POST /quiet HTTP/1.0\r\nCookie: %s\r\nContent-Type: application/x-www-form-urlencoded"
+        % (session.encode())
+    )
+    # refused on the Content-Length alone, before a byte of the body is read
+    start = ("csrf=%s&mode=on&pad=" % token).encode()
+    status, out = raw(app, req + b"\r\nContent-Length: 8193\r\n\r\n" + start)
+    assert status == 413
+    status, out = raw(app, b"POST /upload HTTP/1.0\r\nContent-Length: 12289\r\n\r\n{")
+    assert status == 413
+    app.max_body = 100  # tests lower the limits
+    body = start + b"x" * 100
+    status, out = raw(app, req + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert status == 413
+    assert ctx.gate.set_calls == []
+    ok = ("csrf=%s&mode=on" % token).encode()
+    status, out = raw(app, req + b"\r\nContent-Length: %d\r\n\r\n" % len(ok) + ok)
+    assert status == 303 and ctx.gate.set_calls == [(1, NOW)]
+
+
+def test_malformed_requests_get_400():
+    ctx, app, client = new_app()
+    for data in (
+        b"garbage\r\n\r\n",
+        b"GET / HTTP/1.0\r\nno colon here\r\n\r\n",
+        b"GET / HTTP/1.0\r\nContent-Length: ten\r\n\r\n",
+        b"GET / HTTP/1.0\r\nContent-Length: -5\r\n\r\n",
+        b"POST /login HTTP/1.0\r\nContent-Length: 50\r\n\r\nshort",
+        b"GET /?a=%zz HTTP/1.0\r\n\r\n",
+        b"\xff\xfe / HTTP/1.0\r\n\r\n",
+    ):
+        status, out = raw(app, data)
+        assert 400 <= status < 500, (data, status)
+    assert raw(app, b"")[0] == 400
+
+
+def test_slow_client_is_cut():
+    ctx, app, client = new_app()
+    app.read_timeout_s = 0.2
+    status, out = raw(app, b"GET / HTTP/1.0\r\nHost: x\r\n", stall=True)
+    assert status == 408
+
+
+def test_too_many_connections_get_503():
+    ctx, app, client = new_app()
+    app.active = app.max_connections
+    status, out = raw(app, b"GET / HTTP/1.0\r\n\r\n")
+    assert status == 503
+    app.active = 0
+    assert raw(app, b"GET / HTTP/1.0\r\n\r\n")[0] == 303
+    assert app.active == 0
+
+
+def test_the_page_unloads_when_idle_with_one_waiting_task():
+    ctx, app, client = new_app()
+    app.keep_loaded_s = 0.05
+    started = []
+    wait = app._unload_when_idle
+
+    async def counted():
+        started.append(1)
+        await wait()
+
+    app._unload_when_idle = counted
+
+    async def many():
+        for _ in range(20):
+            await app.serve(Reader(b"GET /s.css HTTP/1.0\r\n\r\n"), Writer(("10.0.0.2", 1)))
+        assert app.loaded() and "hushgate.pagecss" in sys.modules
+        await asyncio.sleep(0.3)
+
+    asyncio.run(many())
+    assert started == [1] and not app.loaded() and "hushgate.pagecss" not in sys.modules
+    app.keep_loaded_s = 0
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200
+    for name in sys.modules:
+        assert not name.startswith("hushgate.page") and name != "hushgate.http", name
+
+
+def test_quiet_hours_shown_with_their_end():
+    ctx, app, client, token = logged_in()
+    ctx.gate.schedule = ("quiet-schedule", "18:00")
+    text = get(client, "/").text
+    assert "Quiet hours until 18:00" in text and "Quiet now" in text
+    status = get(client, "/api/status").json
+    assert status["quiet"] is True and status["gate"]["mode"] == "quiet-schedule"
+    ctx.clock.t = None
+    assert "clock not set" in get(client, "/").text

@@ -1,0 +1,201 @@
+# CPython, and MicroPython with a 200k heap (docs/web.md): the status page, the call
+# log and its buttons, XSS callers, security headers, CSRF, GETs change nothing, the
+# set-password form refusing mistakes (harness in test_web).
+import json
+import os
+
+from test_web import (
+    HOST,
+    NOW,
+    PASSWORD,
+    XSS_ATTR,
+    XSS_NAME,
+    csrf_in,
+    form,
+    get,
+    logged_in,
+    new_app,
+    post_form,
+    record,
+)
+
+# -- status page, the log, XSS ------------------------------------------------------
+
+
+def test_status_page_shows_mode_clock_counters_and_calls():
+    ctx, app, client, token = logged_in()
+    record(ctx, "0612345678", "Alice", reason="allowed")
+    record(ctx, "0033147310370", "John Doe", "blocked", 1, 603, "blocked caller 0033147310370")
+    record(ctx, "0699", "Bob", "quiet", 1, 480, "quiet hours")
+    page = get(client, "/")
+    text = page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "Ringing" in text and "Quiet now" in text and "Quiet until morning" in text
+    assert "17:00" in text  # local time (CET) of the calls and the clock
+    assert "0033147310370" in text and "John Doe" in text and "blocked (603)" in text
+    assert "quiet (480)" in text and "quiet hours" in text
+    assert "1 h 2 min" in text  # uptime
+    assert "answered 200" in text  # the ATA's last REGISTER
+    assert "since last looked" in text
+    assert text.count("Block this number") == 3 and text.count("Always let ring") == 3
+    api = get(client, "/api/status").json
+    assert api["counters"]["blocked"] == 1 and api["unseen"]["quiet"] == 1
+    assert api["last_register"] == {"utc": NOW - 60, "status": 200}
+    assert api["quiet"] is False and api["uptime_s"] == 3723
+
+
+def test_restarts_ntp_and_errors_are_shown():
+    ctx, app, client, token = logged_in()
+    ctx.clock.last_sync = NOW - 3600
+    ctx.last_reset = {"cause": "watchdog", "reason": "sip task stuck <x>"}
+    ctx.restarts = {"sip": 2}
+    ctx.last_error = "web: OSError(28)"
+    ctx.log.count("scanner_requests", 7)
+    text = get(client, "/").text
+    assert "scanner requests dropped</td><td>7</td>" in text
+    assert "forwarded 3" in text and "dropped bad 1" in text
+    assert "NTP answered at 16:00" in text
+    assert "watchdog: sip task stuck &lt;x&gt;" in text
+    assert "sip 2" in text and "web: OSError(28)" in text
+
+
+def test_clock_not_set_is_said():
+    ctx, app, client, token = logged_in()
+    ctx.clock.t = None
+    record(ctx, "0612345678", "Alice")
+    text = get(client, "/").text
+    assert "not set yet" in text and "clock not set" in text
+
+
+def test_callers_from_sip_are_shown_as_text():
+    ctx, app, client, token = logged_in()
+    record(ctx, "<b>1</b>", XSS_NAME, reason=XSS_ATTR)
+    record(ctx, '1"2', XSS_ATTR)
+    for path in ("/", "/calls"):
+        text = get(client, path).text
+        assert XSS_NAME not in text and "<img" not in text and "<b>1" not in text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in text
+        assert "1&quot;2" in text
+    calls = get(client, "/api/calls").json["calls"]
+    assert calls[1]["name"] == XSS_NAME and calls[0]["name"] == XSS_ATTR
+
+
+def test_pages_send_security_headers():
+    ctx, app, client, token = logged_in()
+    for path in ("/", "/settings", "/calls", "/api/status"):
+        res = get(client, path)
+        csp = res.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp, path
+        assert "frame-ancestors 'none'" in csp
+        assert res.headers["X-Content-Type-Options"] == "nosniff"
+        assert res.headers["Cache-Control"] == "no-store"
+    assert "max-age" in get(client, "/s.css").headers["Cache-Control"]
+    assert get(client, "/s.js").headers["Content-Type"] == "application/javascript"
+
+
+def test_quiet_button_and_seen():
+    ctx, app, client, token = logged_in()
+    res = post_form(client, "/quiet", form(csrf=token, mode="on"))
+    assert res.status_code == 303 and ctx.gate.set_calls == [(1, NOW)]
+    text = get(client, "/").text
+    assert "Ring again" in text and "Quiet (button)" in text
+    post_form(client, "/quiet", form(csrf=token, mode="morning"))
+    assert "Quiet until 07:00" in get(client, "/").text
+    post_form(client, "/quiet", form(csrf=token, mode="off"))
+    assert [m for m, _ in ctx.gate.set_calls] == [1, 2, 0]
+    assert post_form(client, "/quiet", form(csrf=token, mode="loud")).status_code == 400
+    record(ctx, "0699", "Bob", "quiet", 1, 480, "quiet hours")
+    assert ctx.log.unseen["quiet"] == 1
+    assert post_form(client, "/seen", form(csrf=token)).status_code == 303
+    assert ctx.log.unseen["quiet"] == 0 and ctx.log.counters["quiet"] == 1
+
+
+def test_posts_without_the_csrf_token_change_nothing():
+    ctx, app, client, token = logged_in()
+    entry = record(ctx, "0612345678", "Alice")
+    for path, body in (
+        ("/quiet", form(mode="on")),
+        ("/quiet", form(mode="on", csrf="0" * 32)),
+        ("/seen", form(csrf="")),
+        ("/number", form(block=entry["id"])),
+        ("/settings", form(ata="10.0.0.9:5060")),
+    ):
+        res = post_form(client, path, body)
+        assert res.status_code == 403, path
+    assert ctx.gate.set_calls == [] and ctx.applied == [] and ctx.log.unseen["calls"] == 1
+    # a cross-site Origin is refused even with the token
+    res = post_form(client, "/quiet", form(mode="on", csrf=token), {"Origin": "http://evil.test"})
+    assert res.status_code == 403 and ctx.gate.set_calls == []
+    res = post_form(client, "/quiet", form(mode="on", csrf=token), {"Origin": "http://" + HOST})
+    assert res.status_code == 303
+
+
+def test_gets_change_nothing():
+    ctx, app, client, token = logged_in()
+    record(ctx, "0699", "Bob", "quiet", 1, 480, "quiet hours")
+    before = (json.dumps(ctx.config), ctx.gate.quiet_mode, ctx.log.unseen["calls"])
+    for path in ("/", "/calls", "/settings", "/config.json", "/api/status", "/api/calls",
+                 "/api/config", "/quiet?mode=on", "/seen", "/number?block=1", "/logout",
+                 "/api/quiet", "/api/seen"):  # fmt: skip
+        get(client, path)
+    assert (json.dumps(ctx.config), ctx.gate.quiet_mode, ctx.log.unseen["calls"]) == before
+    assert ctx.applied == [] and get(client, "/").status_code == 200
+
+
+def test_block_and_allow_from_the_log():
+    ctx, app, client, token = logged_in()
+    alice = record(ctx, "0612345678", "Alice")
+    res = post_form(client, "/number", form(csrf=token, block=alice["id"]))
+    assert res.status_code == 303 and "blocked" in res.headers["Location"]
+    assert ctx.config["block"] == ["0612345678"]
+    assert ctx.store.load()[0]["block"] == ["0612345678"]
+    assert "0612345678 is blocked" in get(client, res.headers["Location"]).text
+    res = post_form(client, "/number", form(csrf=token, allow=alice["id"]))
+    assert res.status_code == 303
+    assert ctx.config["block"] == [] and ctx.config["vip"] == ["0612345678"]
+    anon = record(ctx, "", "")
+    post_form(client, "/number", form(csrf=token, block=anon["id"]))
+    assert ctx.config["block_anonymous"] is True
+    res = post_form(client, "/number", form(csrf=token, block=9999))
+    assert res.status_code == 400 and "no longer" in res.text
+    bad = record(ctx, "<u>", "x")
+    res = post_form(client, "/number", form(csrf=token, block=bad["id"]))
+    assert res.status_code == 400 and "&lt;u&gt;" in res.text and "<u>" not in res.text
+    assert ctx.config["block"] == []
+
+
+def test_block_when_the_flash_fails_keeps_the_old_config():
+    ctx, app, client, token = logged_in()
+    alice = record(ctx, "0612345678", "Alice")
+    ctx.fail_save = True
+    res = post_form(client, "/number", form(csrf=token, block=alice["id"]))
+    assert res.status_code == 400 and "nothing was changed" in res.text
+    assert ctx.config["block"] == []
+
+
+def test_calls_page_pages_through_the_whole_log():
+    ctx, app, client, token = logged_in()
+    for i in range(ctx.log.size):
+        record(ctx, "06%08d" % i, "Caller %d" % i)
+    first = get(client, "/calls").text
+    assert "06%08d" % (ctx.log.size - 1) in first and "Older" in first and "Newer" not in first
+    last = get(client, "/calls?page=%d" % ((ctx.log.size - 1) // app.calls_per_page)).text
+    assert "0600000000" in last and "Newer" in last and "Older" not in last
+    assert get(client, "/calls?page=x").status_code == 200
+
+
+def test_set_password_refuses_mistakes_and_keeps_nothing():
+    ctx, app, client = new_app()
+    page = get(client, "/setup")
+    token = csrf_in(page.text)
+    res = post_form(client, "/setup", form(csrf=token, password=PASSWORD, confirm="other one!"))
+    assert res.status_code == 400 and "differ" in res.text
+    res = post_form(
+        client, "/setup", form(csrf=csrf_in(res.text), password="short", confirm="short")
+    )
+    assert res.status_code == 400 and "at least" in res.text
+    res = post_form(client, "/setup", form(csrf="forged", password=PASSWORD, confirm=PASSWORD))
+    assert res.status_code == 400 and "expired" in res.text
+    assert not app.auth.has_password()
+    assert "web.pw" not in os.listdir(ctx.state_dir)

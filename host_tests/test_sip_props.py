@@ -31,7 +31,7 @@ def exercise(msg):
         assert isinstance(value, bytes)
     assert 0 <= msg.cseq_num < 2**31
     assert msg.vias() and all(isinstance(v, bytes) for v in msg.vias())
-    assert len(msg.headers()) >= 5
+    assert msg._h[6] >= 5  # header lines counted (sip._COUNT)
     for name in (b"from", b"to", b"contact", b"p-asserted-identity", b"route"):
         try:
             addr = msg.name_addr(name)

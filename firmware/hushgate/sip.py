@@ -5,6 +5,11 @@
 # in place; it keeps only offsets into the datagram, in one small array, and builds
 # bytes slices, lists and NameAddr objects when a caller asks for them. Every
 # problem with the input surfaces as SipError, nothing else.
+#
+# Written for a small heap: an imported function costs about 100 bytes and every
+# distinct name or string a qstr, so small helpers are merged into their one
+# caller, lazy attributes go through one __getattr__ instead of a property each,
+# and what is only needed while importing is deleted afterwards.
 from array import array
 
 from hushgate.compat import const
@@ -12,9 +17,10 @@ from hushgate.compat import const
 MAX_SIZE = const(4096)
 _MAX_CSEQ = const(2147483647)
 
-# Slots at the start of a Message's offset array; header entries follow, four
-# slots each: id (known header) or name key, line start, name end, line end (the
-# CRLF of its last folded line).
+# Slots at the start of a Message's offset array; header entries follow, five
+# slots each (_H_*): id (known header) or name key, line start, name end, value
+# start, value end (after the colon and LWS, trailing LWS excluded; a folded value
+# spans its continuation lines).
 _URI_S = const(0)
 _URI_E = const(1)
 _REASON_S = const(2)
@@ -25,11 +31,14 @@ _COUNT = const(6)
 _CSEQ_M = const(7)
 _FIRST = const(7)  # _FIRST + id: 1 + index of the first header with that id (0: none)
 _BASE = const(18)
+_H_LINE = const(1)
+_H_NAME_E = const(2)
+_H_VS = const(3)
+_H_VE = const(4)
+_H_SIZE = const(5)
 
 _SP = const(32)
 _HT = const(9)
-_CR = const(13)
-_LF = const(10)
 _COMMA = const(44)
 _SEMI = const(59)
 _COLON = const(58)
@@ -45,23 +54,31 @@ class SipError(Exception):
     """The one exception a datagram that is not a usable SIP message raises."""
 
 
-def _table(chars):
-    flags = bytearray(256)
-    for c in chars:
-        flags[c] = 1
-    return bytes(flags)
+# Character classes, one bit each in _CLASS[byte] (proxy.py has the same values).
+_TOKEN = const(1)  # RFC 3261 token
+_HOST = const(2)
+_SCHEME = const(4)
+_LWS = const(8)
+_DIGIT = const(16)
+_PVALUE = const(32)  # parameter values: token, host (IPv6 too), odd separators seen in the wild
+_CLASS = bytearray(256)
+for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+    _CLASS[_c] = _TOKEN | _HOST | _SCHEME | _PVALUE
+for _c in b"0123456789":
+    _CLASS[_c] |= _DIGIT
+for _c in b"-.!%*_+`'~:[]/@":
+    _CLASS[_c] |= _PVALUE
+for _c in b"-.!%*_+`'~":
+    _CLASS[_c] |= _TOKEN
+for _c in b"-._":
+    _CLASS[_c] |= _HOST
+for _c in b"+-.":
+    _CLASS[_c] |= _SCHEME
+for _c in b" \t\r\n":
+    _CLASS[_c] = _LWS
+_CLASS = bytes(_CLASS)
 
-
-_ALNUM = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-# RFC 3261 token.
-_TOKEN = _table(_ALNUM + b"-.!%*_+`'~")
-_HOST = _table(_ALNUM + b"-._")
-_SCHEME = _table(_ALNUM + b"+-.")
-_LWS = _table(b" \t\r\n")
-_DIGIT = _table(b"0123456789")
-# Parameter values: token, host (IPv6 included) or the odd separator seen in the wild.
-_PVALUE = _table(_ALNUM + b"-.!%*_+`'~:[]/@")
-
+# One shared bytes object for the common methods, so parsing them allocates nothing.
 _KNOWN_METHODS = (
     b"INVITE",
     b"ACK",
@@ -76,7 +93,6 @@ _KNOWN_METHODS = (
     b"NOTIFY",
     b"REFER",
     b"MESSAGE",
-    b"PUBLISH",
 )
 
 
@@ -91,14 +107,13 @@ def _key(buf, start, end):
 # Known headers: usual spelling, "/" and the compact form, "*" when the values of
 # one line are separate values (split at commas). id = position, from 1. The first
 # _TRACKED get a slot in each Message holding where they first occur, filled while
-# parsing; those between Via and Contact may occur only once. One bytes object
-# and three small arrays, not a tuple of names: less heap when loaded from .mpy.
+# parsing; those between Via and Contact may occur only once. Headers that are
+# none of these (User-Agent, ...) need no entry: they are found by name.
 _SPEC = (
     b"Via/v* From/f To/t Call-ID/i CSeq Content-Length/l Max-Forwards Contact/m* Date Route*"
     b" Content-Type/c Content-Encoding/e* Subject/s Supported/k* Record-Route* Path*"
-    b" User-Agent Server P-Asserted-Identity* Privacy Expires Allow* Require*"
-    b" Proxy-Require* Unsupported* Accept* Event/o Allow-Events/u* Refer-To/r"
-    b" Referred-By/b Session-Expires/x"
+    b" P-Asserted-Identity* Allow* Require* Proxy-Require* Unsupported* Accept*"
+    b" Event/o Allow-Events/u* Refer-To/r Referred-By/b Session-Expires/x"
 )
 _VIA = const(1)
 _FROM = const(2)
@@ -111,42 +126,46 @@ _CONTACT = const(8)
 _DATE = const(9)
 _TRACKED = const(10)
 
-
-def _read_spec():
-    starts = array("H", (0,))  # id 0: none
-    ends = array("H", (0,))
-    compact = bytearray(1)
-    listed = bytearray(1)
-    by_key = {}  # _key of a known name (long or compact) -> id
-    i = 0
-    n = len(_SPEC)
-    while i < n:
-        j = _SPEC.find(b" ", i)
-        if j < 0:
-            j = n
-        e = j
-        listed.append(_SPEC[e - 1] == 42)  # *
-        if listed[-1]:
-            e -= 1
-        compact.append(_SPEC[e - 1] if _SPEC[e - 2] == 47 else 0)  # /x
-        if compact[-1]:
-            by_key[_key(_SPEC, e - 1, e)] = len(starts)
-            e -= 2
-        by_key[_key(_SPEC, i, e)] = len(starts)
-        starts.append(i)
-        ends.append(e)
-        i = j + 1
-    return starts, ends, bytes(compact), bytes(listed), by_key
-
-
-_NAME_S, _NAME_E, _COMPACT, _LISTED, _BY_KEY = _read_spec()
+# Read _SPEC once, at import (module-level code is freed after import): where each
+# name is in _SPEC, its compact letter, whether it is a list, and the id by
+# _key % _KEY_MOD (183: the smallest modulus that keeps the 42 names apart;
+# test_sip checks it).
+_KEY_MOD = const(183)
+_NAME_S = array("H", (0,))  # id 0: none
+_NAME_E = array("H", (0,))
+_COMPACT = bytearray(1)
+_LISTED = bytearray(1)
+_BY_KEY = bytearray(_KEY_MOD)
+_i = 0
+while _i < len(_SPEC):
+    _j = _SPEC.find(b" ", _i)
+    if _j < 0:
+        _j = len(_SPEC)
+    _e = _j
+    _LISTED.append(_SPEC[_e - 1] == 42)  # *
+    if _LISTED[-1]:
+        _e -= 1
+    _COMPACT.append(_SPEC[_e - 1] if _SPEC[_e - 2] == 47 else 0)  # /x
+    if _COMPACT[-1]:
+        _BY_KEY[_key(_SPEC, _e - 1, _e) % _KEY_MOD] = len(_NAME_S)
+        _e -= 2
+    _BY_KEY[_key(_SPEC, _i, _e) % _KEY_MOD] = len(_NAME_S)
+    _NAME_S.append(_i)
+    _NAME_E.append(_e)
+    _i = _j + 1
+_COMPACT = bytes(_COMPACT)
+_LISTED = bytes(_LISTED)
+_BY_KEY = bytes(_BY_KEY)
+del _i, _j, _e, _c
 # Names the code asks for (its own constants, so a handful) -> id (0: unknown).
 _NAME_IDS = {}
 _NAME_IDS_MAX = const(48)
 
 
-def _same_ci(a, s, e, b, t):
-    # a[s:e] equals b[t:t + e - s], ASCII letters in any case.
+def _same_ci(a, s, e, b, t, u):
+    # a[s:e] equals b[t:u], ASCII letters in any case.
+    if e - s != u - t:
+        return False
     for k in range(e - s):
         c = a[s + k]
         d = b[t + k]
@@ -157,31 +176,17 @@ def _same_ci(a, s, e, b, t):
     return True
 
 
-def _same_name(buf, start, end, lower):
-    return end - start == len(lower) and _same_ci(buf, start, end, lower, 0)
-
-
 def _header_id(buf, s, e):
     # The id of header name buf[s:e] (long or compact form, any case), or 0.
-    known = _BY_KEY.get(_key(buf, s, e))
-    if known is None:
-        return 0
+    known = _BY_KEY[_key(buf, s, e) % _KEY_MOD]
     if e - s == 1:
         return known if (buf[s] | 32) == _COMPACT[known] else 0
-    ns = _NAME_S[known]
-    if _NAME_E[known] - ns == e - s and _same_ci(buf, s, e, _SPEC, ns):
-        return known
-    return 0
-
-
-def _skip_lws(buf, i, end):
-    while i < end and _LWS[buf[i]]:
-        i += 1
-    return i
+    return known if _same_ci(buf, s, e, _SPEC, _NAME_S[known], _NAME_E[known]) else 0
 
 
 def _skip(buf, i, end, flags):
-    while i < end and flags[buf[i]]:
+    # Index of the first byte from i not in the classes `flags`, or end.
+    while i < end and _CLASS[buf[i]] & flags:
         i += 1
     return i
 
@@ -199,58 +204,94 @@ def _quoted_end(buf, i, end):
     raise SipError("unbalanced quote")
 
 
-def _params_end(buf, i, end, stop):
+# Slots of the array `via` that _via_end fills for proxy.py (which has the same).
+_V_HOST_S = const(0)
+_V_HOST_E = const(1)
+_V_PORT = const(2)  # 0 when absent
+_V_BRANCH_S = const(3)
+_V_BRANCH_E = const(4)
+_V_RECV_S = const(5)
+_V_RECV_E = const(6)
+_V_RPORT = const(7)  # index after the name `rport`, 0 when absent
+_V_RPORT_S = const(8)
+_V_RPORT_E = const(9)
+
+
+def _params_end(buf, i, end, stop, via):
     # `*( ; name [= value] )` from i; index where it stops (end, or `stop` byte).
-    i = _skip_lws(buf, i, end)
+    # `via`: None, or a Via's _V_* array that receives the branch, received and
+    # rport parameters.
+    i = _skip(buf, i, end, _LWS)
     while i < end and buf[i] == _SEMI:
-        i = _skip_lws(buf, i + 1, end)
-        j = _skip(buf, i, end, _TOKEN)
-        if j == i:
-            raise SipError("empty parameter")
-        i = _skip_lws(buf, j, end)
+        ns = _skip(buf, i + 1, end, _LWS)
+        ne = _skip(buf, ns, end, _TOKEN)
+        if ne == ns:
+            raise SipError("bad parameter")
+        i = vs = ve = _skip(buf, ne, end, _LWS)
         if i < end and buf[i] == _EQ:
-            i = _skip_lws(buf, i + 1, end)
-            if i < end and buf[i] == _DQUOTE:
-                j = _quoted_end(buf, i, end)
+            vs = _skip(buf, i + 1, end, _LWS)
+            if vs < end and buf[vs] == _DQUOTE:
+                ve = _quoted_end(buf, vs, end)
             else:
-                j = _skip(buf, i, end, _PVALUE)
-                if j == i:
-                    raise SipError("empty parameter value")
-            i = _skip_lws(buf, j, end)
+                ve = _skip(buf, vs, end, _PVALUE)
+                if ve == vs:
+                    raise SipError("bad parameter")
+            i = _skip(buf, ve, end, _LWS)
+        if via is not None:
+            if _same_ci(buf, ns, ne, b"branch", 0, 6):
+                via[_V_BRANCH_S] = vs
+                via[_V_BRANCH_E] = ve
+            elif _same_ci(buf, ns, ne, b"received", 0, 8):
+                via[_V_RECV_S] = vs
+                via[_V_RECV_E] = ve
+            elif _same_ci(buf, ns, ne, b"rport", 0, 5):
+                via[_V_RPORT] = ne
+                via[_V_RPORT_S] = vs
+                via[_V_RPORT_E] = ve
     if i < end and buf[i] != stop:
         raise SipError("bad parameter")
     return i
 
 
-def _via_end(buf, i, end):
-    # One Via value from i: sent-protocol LWS sent-by params; index of the comma or end.
-    i = _skip_lws(buf, i, end)
+def _via_end(buf, i, end, via):
+    # One Via value from i: sent-protocol LWS sent-by params; index of the comma or
+    # end. `via`: None, or an array of ten slots (_V_*) that receives its fields.
+    if via is not None:
+        for n in range(10):
+            via[n] = 0
+    i = _skip(buf, i, end, _LWS)
     for n in range(3):
         j = _skip(buf, i, end, _TOKEN)
         if j == i:
-            raise SipError("bad Via protocol")
-        i = _skip_lws(buf, j, end)
+            raise SipError("bad Via")
+        i = _skip(buf, j, end, _LWS)
         if n < 2:
             if i >= end or buf[i] != _SLASH:
-                raise SipError("bad Via protocol")
-            i = _skip_lws(buf, i + 1, end)
+                raise SipError("bad Via")
+            i = _skip(buf, i + 1, end, _LWS)
     if i < end and buf[i] == 91:  # [IPv6]
         j = buf.find(b"]", i, end)
         if j < 0:
-            raise SipError("bad Via host")
+            raise SipError("bad Via")
         j += 1
     else:
         j = _skip(buf, i, end, _HOST)
         if j == i:
-            raise SipError("bad Via host")
-    i = _skip_lws(buf, j, end)
+            raise SipError("bad Via")
+    if via is not None:
+        via[_V_HOST_S] = i
+        via[_V_HOST_E] = j
+    i = _skip(buf, j, end, _LWS)
     if i < end and buf[i] == _COLON:
-        i = _skip_lws(buf, i + 1, end)
+        i = _skip(buf, i + 1, end, _LWS)
         j = _skip(buf, i, end, _DIGIT)
         if j == i or j - i > 5:
-            raise SipError("bad Via port")
+            raise SipError("bad Via")
+        if via is not None:
+            port = _digits(buf, i, j, 5)
+            via[_V_PORT] = port if port < 65536 else 0
         i = j
-    return _params_end(buf, i, end, _COMMA)
+    return _params_end(buf, i, end, _COMMA, via)
 
 
 def _naddr(buf, i, end, multi, out):
@@ -259,45 +300,45 @@ def _naddr(buf, i, end, multi, out):
     # array, its first six slots receive display start/end (equal: none), URI
     # start/end, parameters start/end.
     stop = _COMMA if multi else -1
-    i = _skip_lws(buf, i, end)
+    i = _skip(buf, i, end, _LWS)
     ds = de = i
     if i < end and buf[i] == _DQUOTE:
         de = _quoted_end(buf, i, end)
-        i = _skip_lws(buf, de, end)
+        i = _skip(buf, de, end, _LWS)
         if i >= end or buf[i] != _LT:
-            raise SipError("display name without <uri>")
+            raise SipError("bad address")
     else:
         j = i
-        while j < end and (_TOKEN[buf[j]] or _LWS[buf[j]]):
+        while j < end and _CLASS[buf[j]] & (_TOKEN | _LWS):
             j += 1
         if j < end and buf[j] == _LT:
             de = j
-            while de > ds and _LWS[buf[de - 1]]:
+            while de > ds and _CLASS[buf[de - 1]] & _LWS:
                 de -= 1
             i = j
     if i < end and buf[i] == _LT:
         us = i + 1
         ue = buf.find(b">", us, end)
         if ue < 0:
-            raise SipError("unclosed <")
+            raise SipError("bad address")
         for k in range(us, ue):
-            if _LWS[buf[k]]:
-                raise SipError("space in <uri>")
+            if _CLASS[buf[k]] & _LWS:
+                raise SipError("bad address")
         ps = ue + 1
     else:
         us = i
         ue = i
-        while ue < end and buf[ue] != _SEMI and buf[ue] != stop and not _LWS[buf[ue]]:
+        while ue < end and buf[ue] != _SEMI and buf[ue] != stop and not _CLASS[buf[ue]] & _LWS:
             c = buf[ue]
-            if c == 63 or c == _LT or c == _GT or c == _DQUOTE:  # ? < > "
-                raise SipError("addr-spec needs <>")
+            if c == 63 or c == _LT or c == _GT or c == _DQUOTE:  # an addr-spec with ? < > "
+                raise SipError("bad address")
             ue += 1
         ps = ue
     j = _skip(buf, us, ue, _SCHEME)
     if j == us or j >= ue or buf[j] != _COLON:
         if not (ue - us == 1 and buf[us] == 42 and multi):  # Contact: *
-            raise SipError("bad URI")
-    pe = _params_end(buf, ps, end, stop)
+            raise SipError("bad address")
+    pe = _params_end(buf, ps, end, stop, None)
     if out is not None:
         out[0] = ds
         out[1] = de
@@ -310,9 +351,9 @@ def _naddr(buf, i, end, multi, out):
 
 def _digits(buf, i, end, most):
     # Decimal number of at most `most` digits in buf[i:end] (LWS around allowed).
-    i = _skip_lws(buf, i, end)
+    i = _skip(buf, i, end, _LWS)
     j = _skip(buf, i, end, _DIGIT)
-    if j == i or j - i > most or _skip_lws(buf, j, end) != end:
+    if j == i or j - i > most or _skip(buf, j, end, _LWS) != end:
         raise SipError("bad number")
     n = 0
     for k in range(i, j):
@@ -335,27 +376,6 @@ def _unfold(value):
     for k in range(1, len(parts)):
         parts[k] = parts[k].lstrip(b" \t")
     return b" ".join(parts)
-
-
-def _unescape_user(raw):
-    # %XX escapes of a URI user part; a bad escape stays as it is.
-    if b"%" not in raw:
-        return raw
-    out = bytearray()
-    i = 0
-    n = len(raw)
-    while i < n:
-        c = raw[i]
-        if c == 37 and i + 3 <= n:
-            try:
-                out.append(int(raw[i + 1 : i + 3], 16))
-                i += 3
-                continue
-            except ValueError:
-                pass
-        out.append(c)
-        i += 1
-    return bytes(out)
 
 
 # NameAddr offset slots: display, URI, parameters (from _naddr), then the URI's
@@ -424,124 +444,137 @@ class NameAddr:
             o[_NA_USER_E] = semi if semi >= 0 else ue
             o[_NA_HOST_S] = o[_NA_HOST_E] = i
 
-    @property
-    def display(self):
+    def __getattr__(self, name):
+        # The public fields (see the class docstring), each worked out when read.
         o = self._o
         buf = self._b
-        if o[0] == o[1]:
-            return ""
-        if buf[o[0]] != _DQUOTE:
-            return _text(_unfold(buf[o[0] : o[1]]))
-        raw = buf[o[0] + 1 : o[1] - 1]
-        if b"\\" in raw:
-            out = bytearray()
-            k = 0
-            while k < len(raw):
-                if raw[k] == _BSLASH and k + 1 < len(raw):
+        if name == "user":
+            return buf[o[_NA_USER_S] : o[_NA_USER_E]]
+        if name == "host":
+            return buf[o[_NA_HOST_S] : o[_NA_HOST_E]]
+        if name == "port":
+            return o[_NA_PORT] or None
+        if name == "uri":
+            return buf[o[2] : o[3]]
+        if name == "scheme":
+            s = o[2]
+            e = o[_NA_SCHEME_E]
+            for scheme in (b"sip", b"sips", b"tel"):
+                if _same_ci(buf, s, e, scheme, 0, len(scheme)):
+                    return scheme
+            return buf[s:e].lower()
+        if name == "display":
+            if o[0] == o[1]:
+                return ""
+            if buf[o[0]] != _DQUOTE:
+                return _text(_unfold(buf[o[0] : o[1]]))
+            raw = buf[o[0] + 1 : o[1] - 1]
+            if b"\\" in raw:
+                out = bytearray()
+                k = 0
+                while k < len(raw):
+                    if raw[k] == _BSLASH and k + 1 < len(raw):
+                        k += 1
+                    out.append(raw[k])
                     k += 1
-                out.append(raw[k])
-                k += 1
-            raw = bytes(out)
-        return _text(raw)
-
-    @property
-    def uri(self):
-        return self._b[self._o[2] : self._o[3]]
-
-    @property
-    def scheme(self):
-        o = self._o
-        return _lower_scheme(self._b, o[2], o[_NA_SCHEME_E])
-
-    @property
-    def user(self):
-        return self._b[self._o[_NA_USER_S] : self._o[_NA_USER_E]]
-
-    @property
-    def host(self):
-        return self._b[self._o[_NA_HOST_S] : self._o[_NA_HOST_E]]
-
-    @property
-    def port(self):
-        return self._o[_NA_PORT] or None
-
-    @property
-    def params(self):
-        return self._param(None)
-
-    @property
-    def tag(self):
-        return self._param(b"tag")
-
-    def _param(self, want):
-        # The value of header parameter `want` (None when absent), or, for want None,
-        # every parameter as a dict.
-        buf = self._b
-        pe = self._o[5]
-        found = {} if want is None else None
-        i = self._o[4]
+                raw = bytes(out)
+            return _text(raw)
+        if name != "tag" and name != "params":
+            raise AttributeError(name)
+        # Header parameters: the tag's value (None when absent), or all as a dict.
+        pe = o[5]
+        found = {} if name == "params" else None
+        i = o[4]
         while True:
-            i = _skip_lws(buf, i, pe)
+            i = _skip(buf, i, pe, _LWS)
             if i >= pe or buf[i] != _SEMI:
                 return found
-            i = _skip_lws(buf, i + 1, pe)
+            i = _skip(buf, i + 1, pe, _LWS)
             ns = i
             i = _skip(buf, i, pe, _TOKEN)
             ne = i
-            i = _skip_lws(buf, i, pe)
+            i = _skip(buf, i, pe, _LWS)
             vs = ve = i
             if i < pe and buf[i] == _EQ:
-                vs = _skip_lws(buf, i + 1, pe)
+                vs = _skip(buf, i + 1, pe, _LWS)
                 ve = (
                     _quoted_end(buf, vs, pe) if buf[vs] == _DQUOTE else _skip(buf, vs, pe, _PVALUE)
                 )
                 i = ve
-            if want is None:
+            if found is not None:
                 found[buf[ns:ne].lower()] = buf[vs:ve]
-            elif _same_name(buf, ns, ne, want):
+            elif _same_ci(buf, ns, ne, b"tag", 0, 3):
                 return buf[vs:ve]
-
-    def __repr__(self):
-        return "NameAddr(%r, %r)" % (self.display, self.uri)
-
-
-def _lower_scheme(buf, s, e):
-    for scheme in (b"sip", b"sips", b"tel"):
-        if _same_name(buf, s, e, scheme):
-            return scheme
-    return buf[s:e].lower()
 
 
 class Message:
-    """One parsed datagram. Build with parse(); see docs/interfaces.md."""
+    """One parsed datagram. Build with parse(); see docs/interfaces.md.
+
+    method, status and cseq_num are set while parsing; uri, reason, body, call_id
+    and cseq_method are sliced from the datagram when read (__getattr__)."""
 
     max_size = MAX_SIZE
     max_headers = 80
     version = b"SIP/2.0"  # the only one parse() accepts
 
-    def __init__(self, data, max_size=None):
-        limit = self.max_size if max_size is None else max_size
-        if len(data) > limit:
-            raise SipError("datagram too large")
-        if len(data) > 65535:
-            raise SipError("datagram too large")
-        self._b = data
-        self._parse(data)
-
-    # -- parsing -------------------------------------------------------------
-
-    def _parse(self, b):
+    def __init__(self, b):
+        # Scan the datagram b (bytes, at most max_size) and check it (module comment).
         n = len(b)
+        if n > 65535:  # offsets are 16-bit
+            raise SipError("datagram too large")
+        self._b = b
         he = b.find(b"\r\n\r\n")
         if he <= 0:
             raise SipError("no end of headers")
         lines = b.count(b"\r\n", 0, he + 2)
         if lines - 1 > self.max_headers:
             raise SipError("too many header lines")
-        h = array("H", memoryview(_ZEROS)[: _BASE + 4 * lines])
+        h = array("H", memoryview(_ZEROS)[: _BASE + _H_SIZE * lines])
         self._h = h
         sl = b.find(b"\r\n")
-        self._start_line(b, sl, h)
+        # Start line: a status line, or METHOD SP Request-URI SP SIP/2.0.
+        if b.startswith(b"SIP/2.0 "):
+            self.method = None
+            j = _skip(b, 8, sl, _DIGIT)
+            if j != 11 or (j < sl and b[j] != _SP):
+                raise SipError("bad status line")
+            status = (b[8] - 48) * 100 + (b[9] - 48) * 10 + b[10] - 48
+            if status < 100 or status > 699:
+                raise SipError("bad status line")
+            self.status = status
+            h[_REASON_S] = j + 1 if j < sl else sl
+            h[_REASON_E] = sl
+        else:
+            self.status = 0
+            sp1 = b.find(b" ", 0, sl)
+            us = sp1 + 1
+            sp2 = b.find(b" ", us, sl)
+            if sp1 <= 0 or sp2 < 0 or b.find(b" ", sp2 + 1, sl) >= 0:
+                raise SipError("bad request line")
+            if sl - sp2 != 8 or not b.startswith(b"SIP/2.0", sp2 + 1):
+                raise SipError("bad request line")
+            if _skip(b, 0, sp1, _TOKEN) != sp1:
+                raise SipError("bad request line")
+            if sp2 == us:
+                raise SipError("bad request line")
+            for k in range(us, sp2):
+                c = b[k]
+                if c < 33 or c == _LT or c == _GT:
+                    raise SipError("bad request line")
+            j = _skip(b, us, sp2, _SCHEME)
+            if j == us or j >= sp2 or b[j] != _COLON:
+                raise SipError("bad request line")
+            if (j - us == 3 and b.startswith(b"sip", us)) or (
+                j - us == 4 and b.startswith(b"sips", us)
+            ):
+                at = b.rfind(b"@", us, sp2)
+                if b.find(b"?", at + 1 if at >= 0 else us, sp2) >= 0:
+                    raise SipError("headers in Request-URI")
+            h[_URI_S] = us
+            h[_URI_E] = sp2
+            self.method = _method(b, 0, sp1)
+        # Header lines: folded continuation lines extend the previous header's
+        # value (_H_VE holds the raw line end until the values are trimmed below).
         count = 0
         i = sl + 2
         stop = he + 2
@@ -550,18 +583,17 @@ class Message:
             c = b[i]
             if c == _SP or c == _HT:
                 if count == 0:
-                    raise SipError("folded first header")
-                h[_BASE + 4 * count - 1] = e
+                    raise SipError("bad header")
+                h[_BASE + _H_SIZE * count - 1] = e
             else:
                 colon = b.find(b":", i, e)
                 if colon < 0:
-                    raise SipError("header line without colon")
+                    raise SipError("bad header")
                 ne = colon
                 while ne > i and (b[ne - 1] == _SP or b[ne - 1] == _HT):
                     ne -= 1
                 if ne == i:
-                    raise SipError("bad header name")
-                k = _BASE + 4 * count
+                    raise SipError("bad header")
                 known = _header_id(b, i, ne)
                 if known:
                     key = known
@@ -572,140 +604,81 @@ class Message:
                             raise SipError("duplicate header")
                 else:
                     if _skip(b, i, ne, _TOKEN) != ne:
-                        raise SipError("bad header name")
+                        raise SipError("bad header")
                     key = _key(b, i, ne)
+                k = _BASE + _H_SIZE * count
                 h[k] = key
-                h[k + 1] = i
-                h[k + 2] = ne
-                h[k + 3] = e
+                h[k + _H_LINE] = i
+                h[k + _H_NAME_E] = ne
+                h[k + _H_VS] = colon + 1
+                h[k + _H_VE] = e
                 count += 1
             i = e + 2
         h[_COUNT] = count
-        self._check(b, h, n, he)
-
-    def _start_line(self, b, sl, h):
-        if b.startswith(b"SIP/2.0 "):
-            self.method = None
-            i = 8
-            j = _skip(b, i, sl, _DIGIT)
-            if j - i != 3 or (j < sl and b[j] != _SP):
-                raise SipError("bad status code")
-            status = (b[i] - 48) * 100 + (b[i + 1] - 48) * 10 + b[i + 2] - 48
-            if status < 100 or status > 699:
-                raise SipError("bad status code")
-            self.status = status
-            h[_REASON_S] = j + 1 if j < sl else sl
-            h[_REASON_E] = sl
-            return
-        self.status = 0
-        sp1 = b.find(b" ", 0, sl)
-        sp2 = b.find(b" ", sp1 + 1, sl)
-        if sp1 <= 0 or sp2 < 0 or b.find(b" ", sp2 + 1, sl) >= 0:
-            raise SipError("bad request line")
-        if sl - sp2 != 8 or not b.startswith(b"SIP/2.0", sp2 + 1):
-            raise SipError("bad SIP version")
-        if _skip(b, 0, sp1, _TOKEN) != sp1:
-            raise SipError("bad method")
-        us = sp1 + 1
-        if sp2 == us or _skip(b, us, sp2, _LWS) != us:
-            raise SipError("bad Request-URI")
-        for k in range(us, sp2):
-            if b[k] == _HT or b[k] < 32 or b[k] == _LT or b[k] == _GT:
-                raise SipError("bad Request-URI")
-        j = _skip(b, us, sp2, _SCHEME)
-        if j == us or j >= sp2 or b[j] != _COLON:
-            raise SipError("Request-URI without scheme")
-        if (j - us == 3 and b.startswith(b"sip", us)) or (
-            j - us == 4 and b.startswith(b"sips", us)
-        ):
-            at = b.rfind(b"@", us, sp2)
-            if b.find(b"?", at + 1 if at >= 0 else us, sp2) >= 0:
-                raise SipError("headers in Request-URI")
-        h[_URI_S] = us
-        h[_URI_E] = sp2
-        self.method = _method(b, 0, sp1)
-
-    def _check(self, b, h, n, he):
+        for k in range(_BASE, _BASE + _H_SIZE * count, _H_SIZE):
+            ve = h[k + _H_VE]
+            vs = _skip(b, h[k + _H_VS], ve, _LWS)
+            while ve > vs and _CLASS[b[ve - 1]] & _LWS:
+                ve -= 1
+            h[k + _H_VS] = vs
+            h[k + _H_VE] = ve
+        # The required headers, then what must be well formed.
         if not (h[_FIRST + _FROM] and h[_FIRST + _TO] and h[_FIRST + _CALL_ID]):
             raise SipError("missing header")
         if not (h[_FIRST + _CSEQ] and h[_FIRST + _VIA]):
             raise SipError("missing header")
         # CSeq: number LWS method, the method equal to the request's.
-        i = self._index(b"cseq", 0)
-        vs = self._vs(i)
-        ve = self._ve(i)
+        k = _BASE + _H_SIZE * (h[_FIRST + _CSEQ] - 1)
+        vs = h[k + _H_VS]
+        ve = h[k + _H_VE]
         j = _skip(b, vs, ve, _DIGIT)
-        if j == vs or j - vs > 10 or j >= ve or not _LWS[b[j]]:
+        if j == vs or j - vs > 10 or j >= ve or not _CLASS[b[j]] & _LWS:
             raise SipError("bad CSeq")
         num = 0
         for k in range(vs, j):
             num = num * 10 + b[k] - 48
         if num > _MAX_CSEQ:
-            raise SipError("CSeq out of range")
+            raise SipError("bad CSeq")
         self.cseq_num = num
-        ms = _skip_lws(b, j, ve)
+        ms = _skip(b, j, ve, _LWS)
         if ms == ve or _skip(b, ms, ve, _TOKEN) != ve:
-            raise SipError("bad CSeq method")
+            raise SipError("bad CSeq")
         h[_CSEQ_M] = ms
-        if self.method is not None:
-            m = self.method
-            if ve - ms != len(m) or not b.startswith(m, ms):
-                raise SipError("CSeq method differs from the request's")
-        # Via: at least one, each value well formed.
-        seen = 0
-        i = self._index(b"via", 0)
-        while i >= 0:
-            vs = self._vs(i)
-            ve = self._ve(i)
-            while True:
-                k = _via_end(b, vs, ve)
-                seen += 1
-                if k >= ve:
-                    break
-                vs = k + 1
-            i = self._index(b"via", i + 1)
-        if not seen:
-            raise SipError("missing Via")
-        for name in (b"from", b"to"):
-            i = self._index(name, 0)
-            ve = self._ve(i)
-            if _naddr(b, self._vs(i), ve, False, None) != ve:
-                raise SipError("bad " + name.decode())
-        i = self._index(b"contact", 0)
-        while i >= 0:
-            vs = self._vs(i)
-            ve = self._ve(i)
-            while True:
-                k = _naddr(b, vs, ve, True, None)
-                if k >= ve:
-                    break
-                vs = k + 1
-            i = self._index(b"contact", i + 1)
-        i = self._index(b"max-forwards", 0)
-        if i >= 0:
-            vs = self._vs(i)
-            ve = self._ve(i)
-            _digits(b, vs, ve, 10)
-        i = self._index(b"date", 0)
-        if i >= 0:
-            vs = self._vs(i)
-            ve = self._ve(i)
-            if ve - vs < 3 or not b.startswith(b"GMT", ve - 3):
-                raise SipError("Date not in GMT")
+        m = self.method
+        if m is not None and (ve - ms != len(m) or not b.startswith(m, ms)):
+            raise SipError("CSeq method differs from the request's")
+        # Via, From, To and Contact values well formed (several per line for Via
+        # and Contact); Max-Forwards a number; Date in GMT.
+        for k in range(_BASE, _BASE + _H_SIZE * count, _H_SIZE):
+            known = h[k]
+            if known == _VIA or known == _CONTACT or known == _FROM or known == _TO:
+                vs = h[k + _H_VS]
+                ve = h[k + _H_VE]
+                while True:
+                    if known == _VIA:
+                        j = _via_end(b, vs, ve, None)
+                    else:
+                        j = _naddr(b, vs, ve, known == _CONTACT, None)
+                    if j >= ve:
+                        break
+                    vs = j + 1
+            elif known == _MAX_FORWARDS:
+                _digits(b, h[k + _H_VS], h[k + _H_VE], 10)
+            elif known == _DATE:
+                ve = h[k + _H_VE]
+                if ve - h[k + _H_VS] < 3 or not b.startswith(b"GMT", ve - 3):
+                    raise SipError("Date not in GMT")
+        # The body: exactly Content-Length bytes, else the rest of the datagram.
         bs = he + 4
-        i = self._index(b"content-length", 0)
-        if i >= 0:
-            vs = self._vs(i)
-            ve = self._ve(i)
-            length = _digits(b, vs, ve, 5)
+        h[_BODY_S] = bs
+        h[_BODY_E] = n
+        i = h[_FIRST + _CONTENT_LENGTH]
+        if i:
+            k = _BASE + _H_SIZE * (i - 1)
+            length = _digits(b, h[k + _H_VS], h[k + _H_VE], 5)
             if bs + length > n:
                 raise SipError("body shorter than Content-Length")
             h[_BODY_E] = bs + length
-        else:
-            h[_BODY_E] = n
-        h[_BODY_S] = bs
-
-    # -- header table --------------------------------------------------------
 
     def _index(self, name, start):
         # Index (0-based) of the first header named `name` (bytes, any case, long
@@ -723,109 +696,63 @@ class Message:
             if start == 0 and known <= _TRACKED:
                 return h[_FIRST + known] - 1
             for i in range(start, h[_COUNT]):
-                if h[_BASE + 4 * i] == known:
+                if h[_BASE + _H_SIZE * i] == known:
                     return i
             return -1
         key = _key(name, 0, n)
         b = self._b
         for i in range(start, h[_COUNT]):
-            k = _BASE + 4 * i
-            if h[k] == key and h[k + 2] - h[k + 1] == n:
-                if _same_ci(b, h[k + 1], h[k + 2], name, 0):
-                    return i
+            k = _BASE + _H_SIZE * i
+            if h[k] == key and _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], name, 0, n):
+                return i
         return -1
 
-    def _vs(self, i):
-        # Where the value of header i starts (after the colon and LWS).
-        k = _BASE + 4 * i
-        h = self._h
-        return _skip_lws(self._b, self._b.find(b":", h[k + 2]) + 1, h[k + 3])
-
-    def _ve(self, i):
-        # Where the value of header i ends (trailing LWS excluded).
-        k = _BASE + 4 * i
+    def __getattr__(self, name):
+        # The lazy fields (class docstring): sliced only when read.
         h = self._h
         b = self._b
-        ve = h[k + 3]
-        vs = h[k + 2]
-        while ve > vs and _LWS[b[ve - 1]]:
-            ve -= 1
-        return ve
-
-    # Offsets for proxy.py (const names do not exist at run time on MicroPython).
-    def _uri_s(self):
-        return self._h[_URI_S]
-
-    def _uri_e(self):
-        return self._h[_URI_E]
-
-    def _body_e(self):
-        return self._h[_BODY_E]
-
-    def _line(self, i):
-        # (line start, index after its CRLF) of header i, folded lines included.
-        k = _BASE + 4 * i
-        return self._h[k + 1], self._h[k + 3] + 2
-
-    # -- public --------------------------------------------------------------
-
-    @property
-    def uri(self):
-        return self._b[self._h[_URI_S] : self._h[_URI_E]] if self.method is not None else b""
-
-    @property
-    def reason(self):
-        return self._b[self._h[_REASON_S] : self._h[_REASON_E]]
-
-    @property
-    def body(self):
-        return self._b[self._h[_BODY_S] : self._h[_BODY_E]]
-
-    @property
-    def call_id(self):
-        return self.get(b"call-id")
-
-    @property
-    def cseq_method(self):
-        h = self._h
-        k = _BASE + 4 * self._index(b"cseq", 0)
-        ve = h[k + 3]
-        b = self._b
-        while _LWS[b[ve - 1]]:
-            ve -= 1
-        return _method(b, h[_CSEQ_M], ve)
+        if name == "call_id":
+            return self.get(b"call-id")
+        if name == "uri":
+            return b[h[_URI_S] : h[_URI_E]] if self.method is not None else b""
+        if name == "body":
+            return b[h[_BODY_S] : h[_BODY_E]]
+        if name == "reason":
+            return b[h[_REASON_S] : h[_REASON_E]]
+        if name == "cseq_method":
+            k = _BASE + _H_SIZE * (h[_FIRST + _CSEQ] - 1)
+            return _method(b, h[_CSEQ_M], h[k + _H_VE])
+        raise AttributeError(name)
 
     def get(self, name):
         """First value of header `name` (long or compact form, any case), or None."""
         i = self._index(name, 0)
         if i < 0:
             return None
-        vs = self._vs(i)
-        ve = self._ve(i)
-        return _unfold(self._b[vs:ve])
+        k = _BASE + _H_SIZE * i
+        return _unfold(self._b[self._h[k + _H_VS] : self._h[k + _H_VE]])
 
     def get_all(self, name):
         """Every value of header `name`, in order; list headers split at commas."""
         split = _LISTED[_header_id(name, 0, len(name))] if name else 0
         out = []
         b = self._b
+        h = self._h
         i = self._index(name, 0)
         while i >= 0:
-            vs = self._vs(i)
-            ve = self._ve(i)
-            if split:
-                while True:
-                    k = _list_item_end(b, vs, ve)
-                    e = k
-                    while e > vs and _LWS[b[e - 1]]:
-                        e -= 1
-                    if e > vs:
-                        out.append(_unfold(b[vs:e]))
-                    if k >= ve:
-                        break
-                    vs = _skip_lws(b, k + 1, ve)
-            else:
-                out.append(_unfold(b[vs:ve]))
+            k = _BASE + _H_SIZE * i
+            vs = h[k + _H_VS]
+            ve = h[k + _H_VE]
+            while True:
+                j = _list_item_end(b, vs, ve) if split else ve
+                e = j
+                while e > vs and _CLASS[b[e - 1]] & _LWS:
+                    e -= 1
+                if e > vs or not split:
+                    out.append(_unfold(b[vs:e]))
+                if j >= ve:
+                    break
+                vs = _skip(b, j + 1, ve, _LWS)
             i = self._index(name, i + 1)
         return out
 
@@ -839,22 +766,11 @@ class Message:
         i = self._index(name, 0)
         if i < 0:
             return None
+        k = _BASE + _H_SIZE * i
         try:
-            return NameAddr(self._b, self._vs(i), self._ve(i))
+            return NameAddr(self._b, self._h[k + _H_VS], self._h[k + _H_VE])
         except (IndexError, ValueError, UnicodeError) as e:
             raise SipError("bad name-addr: %r" % e)
-
-    def headers(self):
-        """[(name, value)] in order, names as sent, values unfolded (for tests, tools)."""
-        out = []
-        h = self._h
-        b = self._b
-        for i in range(h[_COUNT]):
-            k = _BASE + 4 * i
-            vs = self._vs(i)
-            ve = self._ve(i)
-            out.append((b[h[k + 1] : h[k + 2]], _unfold(b[vs:ve])))
-        return out
 
     def to_bytes(self):
         """The message as sent, without bytes beyond Content-Length."""
@@ -888,7 +804,9 @@ def _method(b, s, e):
     return b[s:e]
 
 
-_ZEROS = bytes(_BASE + 4 * (Message.max_headers + 2))
+# Zeros a Message's offset array is copied from (array() of a memoryview iterates
+# it on both interpreters); grows with Message.max_headers.
+_ZEROS = bytes(_BASE + _H_SIZE * (Message.max_headers + 2))
 
 
 def parse(data, max_size=None):
@@ -896,42 +814,34 @@ def parse(data, max_size=None):
 
     Raises SipError, and only SipError, when the datagram is too large (max_size,
     default Message.max_size) or is not a well-formed SIP message."""
+    global _ZEROS
     try:
         size = len(data)
     except TypeError:
         raise SipError("not bytes")
-    limit = Message.max_size if max_size is None else max_size
-    if size > limit:
+    if size > (Message.max_size if max_size is None else max_size):
         raise SipError("datagram too large")
     if not isinstance(data, bytes):
         try:
             data = bytes(data)
         except TypeError:
             raise SipError("not bytes")
-    if Message.max_headers + 2 > (len(_ZEROS) - _BASE) // 4:
-        _grow_zeros()
+    if _BASE + _H_SIZE * (Message.max_headers + 2) > len(_ZEROS):
+        _ZEROS = bytes(_BASE + _H_SIZE * (Message.max_headers + 2))
     try:
-        return Message(data, limit)
+        return Message(data)
     except SipError:
         raise
     except (IndexError, ValueError, UnicodeError, TypeError, KeyError, OverflowError) as e:
         raise SipError("malformed: %r" % e)
 
 
-def _grow_zeros():
-    global _ZEROS
-    _ZEROS = bytes(_BASE + 4 * (Message.max_headers + 2))
-
-
 # -- numbers and answers ------------------------------------------------------
-
-_ANONYMOUS = (b"anonymous", b"unknown", b"restricted", b"unavailable", b"private", b"withheld")
 
 
 def caller_number(msg):
     """The caller's number: P-Asserted-Identity's user (or tel: number), else From's,
     %-escapes decoded and visual separators removed; "" when anonymous."""
-    addr = None
     try:
         addr = msg.name_addr(b"p-asserted-identity")
     except SipError:
@@ -940,8 +850,33 @@ def caller_number(msg):
         addr = msg.name_addr(b"from")
     if addr is None:
         return ""
-    user = _unescape_user(addr.user)
-    if user.lower() in _ANONYMOUS or addr.host.lower() == b"anonymous.invalid":
+    raw = addr.user
+    # %XX escapes decoded (a bad escape stays as it is).
+    user = bytearray()
+    i = 0
+    n = len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 37 and i + 3 <= n:
+            try:
+                c = int(raw[i + 1 : i + 3], 16)
+                i += 2
+            except ValueError:
+                pass
+        user.append(c)
+        i += 1
+    if (
+        bytes(user).lower()
+        in (
+            b"anonymous",
+            b"unknown",
+            b"restricted",
+            b"unavailable",
+            b"private",
+            b"withheld",
+        )
+        or addr.host.lower() == b"anonymous.invalid"
+    ):
         return ""
     out = bytearray()
     for c in user:
@@ -955,24 +890,14 @@ def response(request, code, reason, to_tag=None):
     `to_tag` added when the To has no tag), Call-ID, CSeq; no body."""
     if isinstance(reason, str):
         reason = reason.encode()
-    b = request._b
     parts = [b"SIP/2.0 %d %s\r\n" % (code, reason)]
-    i = request._index(b"via", 0)
-    while i >= 0:
-        vs = request._vs(i)
-        ve = request._ve(i)
-        parts.append(b"Via: ")
-        parts.append(_unfold(b[vs:ve]))
-        parts.append(b"\r\n")
-        i = request._index(b"via", i + 1)
-    for label, name in ((b"From: ", b"from"), (b"To: ", b"to"), (b"Call-ID: ", b"call-id")):
-        parts.append(label)
-        parts.append(request.get(name))
-        if name == b"to" and to_tag and request.name_addr(b"to").tag is None:
-            parts.append(b";tag=")
-            parts.append(to_tag if isinstance(to_tag, bytes) else to_tag.encode())
-        parts.append(b"\r\n")
-    parts.append(b"CSeq: ")
-    parts.append(request.get(b"cseq"))
-    parts.append(b"\r\nContent-Length: 0\r\n\r\n")
+    for v in request.get_all(b"via"):
+        parts.append(b"Via: %s\r\n" % v)
+    to = request.get(b"to")
+    if to_tag and request.name_addr(b"to").tag is None:
+        to += b";tag=" + (to_tag if isinstance(to_tag, bytes) else to_tag.encode())
+    parts.append(
+        b"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n"
+        % (request.get(b"from"), to, request.call_id, request.get(b"cseq"))
+    )
     return b"".join(parts)

@@ -119,17 +119,18 @@ def main():
         % (resident_code, resident)
     )
     paths = ("/", "/calls", "/settings", "/api/status", "/api/calls", "/api/config", "/s.css")
+    config.release()  # loading the config brought the validation code: not the page's
     first = used()
     for path in paths:  # every module once: names interned, configfile loaded and let go
         get(path)
     print(
-        "web: left after the first requests (interned names of the server and pages) %d B"
+        "web: left for good after the first requests (names interned by the modules) %d B"
         % (used() - first)
     )
     import sys
 
     for name in ("http", "pages", "pagestatus", "pagesettings", "pagelogin", "pageapi",
-                 "pagecss", "configfile"):  # fmt: skip
+                 "pagecss", "pagechange", "pagesave", "pagemode", "pagepw", "configfile"):  # fmt: skip
         start = used()
         __import__("hushgate." + name)
         print("web: import hushgate.%-13s %6d B" % (name, used() - start))

@@ -1,7 +1,7 @@
 # What the status page's buttons post: quiet mode, "I have looked", block or always
 # let ring a caller from the log; and saving a changed config, which the settings
 # page and the API share.
-from hushgate.pages import html, plain_page
+from hushgate.pages import html
 
 QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 
@@ -32,6 +32,8 @@ def number(ctx, req):
     else:
         error = change_number(ctx, entry["number"], block)
     if error:
+        from hushgate.pagelogin import plain_page
+
         return html(plain_page("Not changed", error), 400)
     who = entry["number"] or "Callers without a number"
     done = "are blocked" if block and not entry["number"] else "is blocked"

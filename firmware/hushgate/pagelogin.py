@@ -10,7 +10,6 @@ from hushgate.pages import (
     hidden,
     html,
     message,
-    plain_page,
 )
 
 COOKIE = "hg"  # the session (hushgate.http reads it too)
@@ -174,3 +173,9 @@ def logged_in(web):
         ],
         "",
     )
+
+
+def plain_page(title, text):
+    yield from head(title)
+    yield "<h1>%s</h1><p>%s</p>" % (esc(title), esc(text))
+    yield from foot()

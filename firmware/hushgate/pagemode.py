@@ -45,15 +45,13 @@ def mode_text(st, tz):
 
 def entries(log, start=0, stop=1 << 30):
     """The call log's entries start..stop-1 (newest first) as dicts, made one at a
-    time: the whole log as dicts at once would be most of a request's heap."""
-    items = getattr(log, "_items", None)
-    if items is None:
+    time: the whole log as dicts at once is most of a request's heap. Uses the log's
+    own list of entries (tuples) when it has one, else its entries()."""
+    newest = getattr(log, "_newest", None)
+    if newest is None:
         yield from log.entries()[start:stop]
         return
-    i = 0
-    for item in items():
-        if i >= stop:
-            return
-        if i >= start:
-            yield log._as_dict(item)
-        i += 1
+    from hushgate.calllog import _as_dict
+
+    for item in newest()[start:stop]:
+        yield _as_dict(item)

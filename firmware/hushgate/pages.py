@@ -63,9 +63,3 @@ def message(text, ok=False):
     if text:
         return '<p class="%s">%s</p>' % ("ok" if ok else "err", esc(text))
     return ""
-
-
-def plain_page(title, text):
-    yield from head(title)
-    yield "<h1>%s</h1><p>%s</p>" % (esc(title), esc(text))
-    yield from foot()

@@ -3,7 +3,6 @@
 from hushgate.pagemode import entries, mode_text, when
 from hushgate.pages import esc, foot, head, hidden, html, message
 
-KIND_CLASS = {"rang": "v0", "quiet": "v1"}  # the rest (blocked, scanner) in red
 # Counters, "key|label" a line (as text: tuples would cost the heap more); the gate's
 # other counters (calllog.count) are shown when they appear.
 COUNTERS = """
@@ -132,6 +131,7 @@ def call_rows(log, tz, today, csrf, start, stop):
     n = 0
     for e in entries(log, start, stop):
         n += 1
+        kind = e.get("kind")
         num = e.get("number")
         yield (
             '<tr><td>%s</td><td>%s</td><td>%s</td><td class="%s">%s</td><td>%s</td><td>'
@@ -139,7 +139,7 @@ def call_rows(log, tz, today, csrf, start, stop):
                 esc(when(tz, e.get("utc"), today)),
                 esc(num) if num else "<i>anonymous</i>",
                 esc(e.get("name")),
-                KIND_CLASS[e.get("kind")] if e.get("kind") in KIND_CLASS else "v2",
+                "v0" if kind == "rang" else "v1" if kind == "quiet" else "v2",  # v2: red
                 esc(verdict(e)),
                 esc(e.get("reason")),
             )

@@ -129,8 +129,8 @@ def main():
     )
     import sys
 
-    for name in ("http", "pages", "pagestatus", "pagesettings", "pagelogin", "pageapi",
-                 "pagecss", "pagechange", "pagesave", "pagemode", "pagepw", "configfile"):  # fmt: skip
+    names = "http pages pagemode pagestatus pagechange pagesettings pagesave pagelogin pagepw"
+    for name in (names + " pageapi pagecss configfile").split():
         start = used()
         __import__("hushgate." + name)
         print("web: import hushgate.%-13s %6d B" % (name, used() - start))

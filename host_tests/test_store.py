@@ -1,8 +1,7 @@
 # Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
 import json
 
-from hushgate import store
-from hushgate.configfile import validate
+from hushgate.configfile import dumps, validate
 from hushgate.store import Store
 
 
@@ -141,7 +140,7 @@ def test_power_cut_at_every_step_leaves_old_or_new():
 
 
 def dumps_of(cfg):
-    return store.dumps(cfg).encode()
+    return dumps(cfg).encode()
 
 
 def test_json_helpers_round_trip_with_backup():

@@ -341,6 +341,63 @@ def migrate(data, migrations=None, target=None):
     return data
 
 
+# ---- config.json in the state folder (hushgate/store.py) -------------------------------
+
+
+def dumps(obj):
+    """JSON with one top-level key per line, so people can edit the file."""
+    if not isinstance(obj, dict):
+        return json.dumps(obj)
+    lines = []
+    order = [k for k in KEYS if k in obj] + [k for k in obj if k not in KEYS]
+    for key in order:
+        lines.append("  %s: %s" % (json.dumps(key), json.dumps(obj[key])))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def load_config(store):
+    """Store.load(): (config, problems), always a usable config; problems say what went wrong."""
+    from hushgate.store import FILE
+
+    problems = []
+    for candidate in (FILE, FILE + ".bak"):
+        raw = store.storage.read(candidate)
+        if raw is None:
+            if candidate == FILE:
+                problems.append("%s is missing" % FILE)
+            continue
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeError):
+            problems.append("%s is not valid JSON" % candidate)
+            continue
+        config, errors = validate(migrate(data))
+        if config is None:
+            problems.append("%s: %s" % (candidate, "; ".join(errors)))
+            continue
+        if problems:
+            problems.append("using the previous good file %s" % candidate)
+        store.source = candidate
+        return config, problems
+    store.source = "defaults"
+    if problems != ["%s is missing" % FILE]:
+        problems.append("using the defaults")
+    else:
+        problems = ["no %s yet: using the defaults" % FILE]
+    return validate({})[0], problems
+
+
+def save_config(store, config):
+    """Store.save(): validate, then write atomically. Raises ValueError listing every mistake."""
+    from hushgate.store import FILE
+
+    checked, errors = validate(config)
+    if checked is None:
+        raise ValueError("; ".join(errors))
+    store.write_json(FILE, checked, dumps(checked))
+    return checked
+
+
 # ---- time zones -------------------------------------------------------------------------
 
 _HOUR = const(3600)
@@ -532,7 +589,7 @@ def allow_number(config, number):
 
 # Before hushgate/store.py existed these lived here; still reachable for older callers.
 def __getattr__(name):
-    if name in ("Store", "FileStorage", "dumps", "FILE"):
+    if name in ("Store", "FileStorage", "FILE"):
         from hushgate import store
 
         return getattr(store, name)

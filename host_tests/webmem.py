@@ -107,11 +107,23 @@ def main():
     token = server.auth.login()
     resident = used() - before_app
 
-    def get(path):
+    def get(path, body=None):
         w = Writer()
         req = "GET %s HTTP/1.0\r\nCookie: hg=%s\r\n\r\n" % (path, token)
+        if body is not None:  # a form, posted
+            req = "POST %s HTTP/1.0\r\nCookie: hg=%s\r\nContent-Length: %d\r\n\r\n%s" % (
+                path,
+                token,
+                len(body),
+                body,
+            )
         asyncio.run(server.serve(Reader(req.encode()), w))
         return w
+
+    csrf = server.auth.csrf(token)
+    # a settings form with a mistake in it: validated, refused, shown again with errors
+    refused = "csrf=%s&qn=1&q0d=Mon&q0s=25:00&q0e=07:00&rate_burst=x" % csrf
+    posts = {"/settings": refused, "/quiet": "csrf=%s&mode=on" % csrf}
 
     print("web: before hushgate %d B, the rest of the firmware %d B" % (base, rest - base))
     print(
@@ -136,16 +148,17 @@ def main():
         print("web: import hushgate.%-13s %6d B" % (name, used() - start))
         server.unload()
         sys.modules.pop("hushgate.configfile", None)
-    for path in paths:
+    for path in paths + ("POST /settings", "POST /quiet"):
+        body = posts.get(path[5:]) if path[:5] == "POST " else None
         start = used()
         Writer.top = 0
         for _ in range(10):
             Writer.peak = 0
-            w = get(path)
+            w = get(path[5:] if body else path, body)
             Writer.top = max(Writer.top, Writer.peak)
         after = used()
         print(
-            "web: %-12s %s %6d B sent, in use while sending +%6d B, after 10 requests %+d B"
+            "web: %-15s %s %6d B sent, in use while sending +%6d B, after 10 requests %+d B"
             % (path, w.status.decode(), w.n, Writer.top - start, after - start)
         )
 

@@ -30,6 +30,7 @@ def handle(web, req):
         return error("send a JSON object", 400)
     if path == "/api/config":
         new, errors = _config.validate(data, ctx.config)
+        _config.release()
         if errors:
             return error("invalid config; nothing saved", 400, errors)
         problem = apply(ctx, new)

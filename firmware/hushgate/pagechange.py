@@ -65,6 +65,7 @@ def change_number(ctx, num, block):
     except ValueError as e:
         return str(e)
     new, errors = config.validate(new, ctx.config)
+    config.release()
     if errors:
         return "; ".join(errors)
     return apply(ctx, new)

@@ -26,6 +26,7 @@ def save_settings(req, web):
     fields = settings_fields(ctx.config)
     data, errors = config_from_form(req, ctx.config, fields, web.max_windows)
     new, more = _config.validate(data, ctx.config)
+    _config.release()  # the validation code goes before the page is drawn again
     errors = errors + list(more)
     if not errors:
         problem = apply(ctx, new)
@@ -46,6 +47,7 @@ def upload(req, web):
         text = "Not a config file (JSON)."
         return settings_view(req, web, ctx.config, [], 400, upload_error=text)
     new, errors = _config.validate(_config.migrate(data), ctx.config)
+    _config.release()
     if errors:
         text = "Nothing was loaded: " + "; ".join(errors)
         return settings_view(req, web, ctx.config, [], 400, upload_error=text)

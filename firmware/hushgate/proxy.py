@@ -43,10 +43,8 @@ _V_RPORT = const(7)  # index after the name `rport`, 0 when absent
 _V_RPORT_S = const(8)
 _V_RPORT_E = const(9)
 
-_NOTHING = ()  # what a dropped datagram yields: allocates nothing
 
-
-def _mix(msg, name, lanes):
+def _mix(msg, name, out):
     # Two 24-bit multiplicative hashes over the value of header `name` (or the
     # Request-URI for None, the top Via value for b"v", the CSeq number for b"cseq");
     # small enough to stay a small int on a 32-bit MicroPython port, so hashing
@@ -66,14 +64,14 @@ def _mix(msg, name, lanes):
             e = _list_item_end(b, s, e)
             while e > s and _CLASS[b[e - 1]] & _LWS:
                 e -= 1
-    x = lanes[0]
-    y = lanes[1]
+    x = out[0]
+    y = out[1]
     for k in range(s, e):
         c = b[k]
         x = ((x * 33) ^ c) & 0xFFFFFF
         y = (y * 31 + c) & 0xFFFFFF
-    lanes[0] = x
-    lanes[1] = y
+    out[0] = x
+    out[1] = y
     return b.find(b"z9hG4bK", s, e) >= 0
 
 
@@ -93,7 +91,7 @@ class Proxy:
 
     def __init__(self, me, gate, log=None):
         self.me = me
-        self._me_for = None  # the `me` that _me_host was made from
+        self._me_host = (None, b"")  # (the `me` it was made from, its host as bytes)
         self.gate = gate
         self.log = log
         self.ata = None
@@ -127,19 +125,6 @@ class Proxy:
         empty sequence. Never raises for anything the datagram contains."""
         stats = self.stats
         stats["received"] += 1
-        for _attempt in (0, 1):
-            try:
-                return self._handle(data, source, now_ms)
-            except MemoryError:
-                # A fragmented heap may lack one contiguous block for a large
-                # datagram; after a collection the second try usually finds it. A
-                # retried INVITE meets its remembered verdict: the gate is asked once.
-                gc.collect()
-        stats["dropped_memory"] += 1
-        return _NOTHING
-
-    def _handle(self, data, source, now_ms):
-        stats = self.stats
         n = len(data)
         if n <= 4:
             # CRLF keep-alive pings (RFC 5626); data may be a memoryview: no strip()
@@ -148,42 +133,49 @@ class Proxy:
                     break
             else:
                 stats["keepalives"] += 1
-                return _NOTHING
+                return ()
         ata = self.ata
         from_ata = ata is not None and source[0] == ata[0]
         if not from_ata and not self.gate.admit(source[0], now_ms):
             stats["dropped_admit"] += 1
-            return _NOTHING
-        if self._me_for is not self.me:
-            self._me_for = self.me
-            self._me_host = self.me[0].encode()
-        try:
-            msg = sip.parse(data)
-            if msg.method is None:
-                return self._response(msg, source, now_ms, from_ata)
-            if not from_ata:
-                return self._inbound(msg, source, now_ms)
-            # A request from the ATA: to the provider.
-            if self.provider is None:
-                stats["dropped_no_route"] += 1
-                return _NOTHING
-            k = _BASE + _H_SIZE * msg._index(b"v", 0)
-            _via_end(msg._b, msg._h[k + 3], msg._h[k + 4], self._via)
-            if self._is_ours(msg._b, self._via):
-                stats["dropped_loop"] += 1
-                return _NOTHING
-            return self._forward(msg, source, now_ms, True, False)
-        except SipError as e:
-            stats["dropped_bad"] += 1
-            if self.log is not None:
-                self.log("sip: bad datagram from %s: %s" % (source[0], e))
-            return _NOTHING
-        except (IndexError, ValueError, TypeError, KeyError, AttributeError) as e:
-            # A bug here must cost one datagram, not the SIP task: counted, logged.
-            stats["errors"] += 1
-            if self.log is not None:
-                self.log("sip: proxy error on a datagram from %s: %r" % (source[0], e))
-            return _NOTHING
+            return ()
+        if self._me_host[0] is not self.me:
+            self._me_host = (self.me, self.me[0].encode())
+        for _attempt in (0, 1):
+            try:
+                msg = sip.parse(data)
+                if msg.method is None:
+                    return self._response(msg, source, now_ms)
+                if not from_ata:
+                    return self._inbound(msg, source, now_ms)
+                # A request from the ATA: to the provider.
+                if self.provider is None:
+                    stats["dropped_no_route"] += 1
+                    return ()
+                k = _BASE + _H_SIZE * msg._index(b"v", 0)
+                _via_end(msg._b, msg._h[k + 3], msg._h[k + 4], self._via)
+                if self._is_ours(msg._b, self._via):
+                    stats["dropped_loop"] += 1
+                    return ()
+                return self._forward(msg, source, now_ms, False)
+            except MemoryError:
+                # A fragmented heap may lack one contiguous block for a large
+                # datagram; after a collection the second try usually finds it. A
+                # retried INVITE meets its remembered verdict: the gate is asked once.
+                gc.collect()
+            except SipError as e:
+                stats["dropped_bad"] += 1
+                if self.log is not None:
+                    self.log("sip: bad datagram from %s: %s" % (source[0], e))
+                return ()
+            except (IndexError, ValueError, TypeError, KeyError, AttributeError) as e:
+                # A bug here must cost one datagram, not the SIP task: counted, logged.
+                stats["errors"] += 1
+                if self.log is not None:
+                    self.log("sip: proxy error on a datagram from %s: %r" % (source[0], e))
+                return ()
+        stats["dropped_memory"] += 1
+        return ()
 
     def _inbound(self, msg, source, now_ms):
         # A request from outside: the gate's verdict (or the one it gave this
@@ -206,7 +198,7 @@ class Proxy:
                 verdict = seen
             elif seen[3] == _ANSWER and method == b"ACK" and seen[2] == branch:
                 stats["absorbed"] += 1  # the ACK of our own negative answer
-                return _NOTHING
+                return ()
             elif seen[3] == _ANSWER and method == b"CANCEL":
                 stats["answered"] += 1
                 return [(sip.response(msg, 200, b"OK", self._to_tag(msg)), source)]
@@ -237,7 +229,7 @@ class Proxy:
         if action == _ANSWER:
             if method == b"ACK":
                 stats["dropped_gate"] += 1
-                return _NOTHING
+                return ()
             stats["answered"] += 1
             code = verdict[4]
             text = verdict[5]
@@ -248,19 +240,20 @@ class Proxy:
             return [(sip.response(msg, code, text or b"Rejected", self._to_tag(msg)), source)]
         if action != _FORWARD:
             stats["dropped_gate"] += 1
-            return _NOTHING
+            return ()
         if self.ata is None:
             stats["dropped_no_route"] += 1
-            return _NOTHING
-        return self._forward(msg, source, now_ms, False, in_dialog)
+            return ()
+        return self._forward(msg, source, now_ms, in_dialog)
 
-    def _response(self, msg, source, now_ms, from_ata):
+    def _response(self, msg, source, now_ms):
         # A response: our Via must be on top; it goes where the next Via says
         # (from the ATA) or to the ATA (from outside).
         stats = self.stats
         b = msg._b
         h = msg._h
         via = self._via
+        from_ata = self.ata is not None and source[0] == self.ata[0]
         i = msg._index(b"v", 0)
         k = _BASE + _H_SIZE * i
         vs = h[k + 3]
@@ -268,7 +261,7 @@ class Proxy:
         first_end = _via_end(b, vs, ve, via)
         if not self._is_ours(b, via):
             stats["dropped_not_ours"] += 1
-            return _NOTHING
+            return ()
         # The next Via: the rest of this header line, or the next Via header.
         if first_end < ve:
             cut_s = vs
@@ -278,7 +271,7 @@ class Proxy:
             j = msg._index(b"v", i + 1)
             if j < 0:
                 stats["dropped_not_ours"] += 1  # addressed to hushgate itself
-                return _NOTHING
+                return ()
             cut_s = h[k + 1]
             cut_e = b.find(b"\r\n", ve) + 2
             k = _BASE + _H_SIZE * j
@@ -318,7 +311,7 @@ class Proxy:
                 dest = self.provider
         if dest is None:
             stats["dropped_no_route"] += 1
-            return _NOTHING
+            return ()
         method = msg.cseq_method
         status = msg.status
         if method == b"REGISTER" and not from_ata:
@@ -336,7 +329,7 @@ class Proxy:
     def _is_ours(self, b, via):
         # Our Via: sent-by is `me` and the branch carries our prefix.
         hs = via[_V_HOST_S]
-        me = self._me_host
+        me = self._me_host[1]
         if via[_V_HOST_E] - hs != len(me) or not b.startswith(me, hs):
             return False
         if (via[_V_PORT] or 5060) != self.me[1]:
@@ -375,13 +368,14 @@ class Proxy:
         _mix(msg, b"i", lanes)
         return b"hg%06x%06x" % (lanes[0], lanes[1])
 
-    def _forward(self, msg, source, now_ms, from_ata, in_dialog):
+    def _forward(self, msg, source, now_ms, in_dialog):
         # Forward a request (to the provider from the ATA, else to the ATA): the
         # dialog table updated, our Via on top, Max-Forwards decremented (0: 483
         # back), the sender's Via noted (from outside) or our own Route removed
         # (from the ATA). One new datagram, built from a sorted list of edits.
         b = msg._b
         h = msg._h
+        from_ata = self.ata is not None and source[0] == self.ata[0]
         mf = -1
         i = msg._index(b"max-forwards", 0)
         if i >= 0:
@@ -391,7 +385,7 @@ class Proxy:
         if mf == 0:
             self.stats["too_many_hops"] += 1
             if method == b"ACK":
-                return _NOTHING
+                return ()
             return [(sip.response(msg, 483, b"Too Many Hops", self._to_tag(msg)), source)]
         # The dialog table: created by an initial INVITE (or, from the ATA, a
         # SUBSCRIBE or REFER), refreshed by in-dialog requests, shortened by BYE.
@@ -415,7 +409,7 @@ class Proxy:
         branch = self._branch_hash(msg)
         me = self.me
         top = b"Via: SIP/2.0/UDP %s:%d;branch=%s%06x%06x;rport\r\n" % (
-            self._me_host,
+            self._me_host[1],
             me[1],
             self.branch_prefix,
             branch,
@@ -454,7 +448,7 @@ class Proxy:
                 first = _list_item_end(b, vs, ve)
                 try:
                     addr = sip.NameAddr(b, vs, first)
-                    ours = addr.host == self._me_host and (addr.port or 5060) == me[1]
+                    ours = addr.host == self._me_host[1] and (addr.port or 5060) == me[1]
                 except (SipError, IndexError, ValueError):
                     ours = False
                 if ours and first < ve:

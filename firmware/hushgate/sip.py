@@ -61,21 +61,23 @@ _SCHEME = const(4)
 _LWS = const(8)
 _DIGIT = const(16)
 _PVALUE = const(32)  # parameter values: token, host (IPv6 too), odd separators seen in the wild
+# Import-time loops use names that are already qstrs (function arguments) and
+# delete them afterwards: every new name would cost a qstr for good.
 _CLASS = bytearray(256)
-for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
-    _CLASS[_c] = _TOKEN | _HOST | _SCHEME | _PVALUE
-for _c in b"0123456789":
-    _CLASS[_c] |= _DIGIT
-for _c in b"-.!%*_+`'~:[]/@":
-    _CLASS[_c] |= _PVALUE
-for _c in b"-.!%*_+`'~":
-    _CLASS[_c] |= _TOKEN
-for _c in b"-._":
-    _CLASS[_c] |= _HOST
-for _c in b"+-.":
-    _CLASS[_c] |= _SCHEME
-for _c in b" \t\r\n":
-    _CLASS[_c] = _LWS
+for u in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+    _CLASS[u] = _TOKEN | _HOST | _SCHEME | _PVALUE
+for u in b"0123456789":
+    _CLASS[u] |= _DIGIT
+for u in b"-.!%*_+`'~:[]/@":
+    _CLASS[u] |= _PVALUE
+for u in b"-.!%*_+`'~":
+    _CLASS[u] |= _TOKEN
+for u in b"-._":
+    _CLASS[u] |= _HOST
+for u in b"+-.":
+    _CLASS[u] |= _SCHEME
+for u in b" \t\r\n":
+    _CLASS[u] = _LWS
 _CLASS = bytes(_CLASS)
 
 # One shared bytes object for the common methods, so parsing them allocates nothing.
@@ -94,14 +96,6 @@ _KNOWN_METHODS = (
     b"REFER",
     b"MESSAGE",
 )
-
-
-def _key(buf, start, end):
-    # Cheap fingerprint of a header name (length, first and last letter, any case),
-    # always >= 1024 so it never equals a known header's id; equal names give
-    # equal keys, and a key match is confirmed byte by byte.
-    n = end - start
-    return (n if n < 63 else 63) << 10 | (buf[start] & 31) << 5 | (buf[end - 1] & 31)
 
 
 # Known headers: usual spelling, "/" and the compact form, "*" when the values of
@@ -128,35 +122,14 @@ _TRACKED = const(10)
 
 # Read _SPEC once, at import (module-level code is freed after import): where each
 # name is in _SPEC, its compact letter, whether it is a list, and the id by
-# _key % _KEY_MOD (183: the smallest modulus that keeps the 42 names apart;
-# test_sip checks it).
+# fingerprint % _KEY_MOD (_header_id; 183: the smallest modulus that keeps the 42
+# names apart; test_sip checks it).
 _KEY_MOD = const(183)
 _NAME_S = array("H", (0,))  # id 0: none
 _NAME_E = array("H", (0,))
 _COMPACT = bytearray(1)
 _LISTED = bytearray(1)
 _BY_KEY = bytearray(_KEY_MOD)
-_i = 0
-while _i < len(_SPEC):
-    _j = _SPEC.find(b" ", _i)
-    if _j < 0:
-        _j = len(_SPEC)
-    _e = _j
-    _LISTED.append(_SPEC[_e - 1] == 42)  # *
-    if _LISTED[-1]:
-        _e -= 1
-    _COMPACT.append(_SPEC[_e - 1] if _SPEC[_e - 2] == 47 else 0)  # /x
-    if _COMPACT[-1]:
-        _BY_KEY[_key(_SPEC, _e - 1, _e) % _KEY_MOD] = len(_NAME_S)
-        _e -= 2
-    _BY_KEY[_key(_SPEC, _i, _e) % _KEY_MOD] = len(_NAME_S)
-    _NAME_S.append(_i)
-    _NAME_E.append(_e)
-    _i = _j + 1
-_COMPACT = bytes(_COMPACT)
-_LISTED = bytes(_LISTED)
-_BY_KEY = bytes(_BY_KEY)
-del _i, _j, _e, _c
 # Names the code asks for (its own constants, so a handful) -> id (0: unknown).
 _NAME_IDS = {}
 _NAME_IDS_MAX = const(48)
@@ -177,11 +150,42 @@ def _same_ci(a, s, e, b, t, u):
 
 
 def _header_id(buf, s, e):
-    # The id of header name buf[s:e] (long or compact form, any case), or 0.
-    known = _BY_KEY[_key(buf, s, e) % _KEY_MOD]
-    if e - s == 1:
-        return known if (buf[s] | 32) == _COMPACT[known] else 0
-    return known if _same_ci(buf, s, e, _SPEC, _NAME_S[known], _NAME_E[known]) else 0
+    # The id of header name buf[s:e] (long or compact form, any case), or for a
+    # name not known its fingerprint (length, first and last letter, any case):
+    # >= 1024, so never an id; equal names give equal fingerprints, and a match is
+    # then confirmed byte by byte.
+    n = e - s
+    key = (n if n < 63 else 63) << 10 | (buf[s] & 31) << 5 | (buf[e - 1] & 31)
+    known = _BY_KEY[key % _KEY_MOD]
+    if n == 1:
+        if (buf[s] | 32) == _COMPACT[known]:
+            return known
+    elif known and _same_ci(buf, s, e, _SPEC, _NAME_S[known], _NAME_E[known]):
+        return known
+    return key
+
+
+i = 0
+while i < len(_SPEC):
+    t = _SPEC.find(b" ", i)
+    if t < 0:
+        t = len(_SPEC)
+    e = t
+    _LISTED.append(_SPEC[e - 1] == 42)  # *
+    if _LISTED[-1]:
+        e -= 1
+    _COMPACT.append(_SPEC[e - 1] if _SPEC[e - 2] == 47 else 0)  # /x
+    if _COMPACT[-1]:
+        _BY_KEY[_header_id(_SPEC, e - 1, e) % _KEY_MOD] = len(_NAME_S)
+        e -= 2
+    _BY_KEY[_header_id(_SPEC, i, e) % _KEY_MOD] = len(_NAME_S)
+    _NAME_S.append(i)
+    _NAME_E.append(e)
+    i = t + 1
+_COMPACT = bytes(_COMPACT)
+_LISTED = bytes(_LISTED)
+_BY_KEY = bytes(_BY_KEY)
+del i, e, t, u
 
 
 def _skip(buf, i, end, flags):
@@ -354,7 +358,7 @@ def _digits(buf, i, end, most):
     i = _skip(buf, i, end, _LWS)
     j = _skip(buf, i, end, _DIGIT)
     if j == i or j - i > most or _skip(buf, j, end, _LWS) != end:
-        raise SipError("bad number")
+        raise SipError("bad header")
     n = 0
     for k in range(i, j):
         n = n * 10 + buf[k] - 48
@@ -386,7 +390,6 @@ _NA_USER_E = const(8)
 _NA_HOST_S = const(9)
 _NA_HOST_E = const(10)
 _NA_PORT = const(11)
-_NA_ZEROS = (0,) * 12
 
 
 class NameAddr:
@@ -399,10 +402,10 @@ class NameAddr:
     """
 
     def __init__(self, buf, start, end):
-        o = array("H", _NA_ZEROS)
+        o = array("H", memoryview(_ZEROS)[:12])
         _naddr(buf, start, end, True, o)
         self._b = buf
-        self._o = o
+        self._h = o
         us = o[2]
         ue = o[3]
         c = buf.find(b":", us, ue)
@@ -446,7 +449,7 @@ class NameAddr:
 
     def __getattr__(self, name):
         # The public fields (see the class docstring), each worked out when read.
-        o = self._o
+        o = self._h
         buf = self._b
         if name == "user":
             return buf[o[_NA_USER_S] : o[_NA_USER_E]]
@@ -594,18 +597,14 @@ class Message:
                     ne -= 1
                 if ne == i:
                     raise SipError("bad header")
-                known = _header_id(b, i, ne)
-                if known:
-                    key = known
-                    if known <= _TRACKED:
-                        if h[_FIRST + known] == 0:
-                            h[_FIRST + known] = count + 1
-                        elif _VIA < known < _CONTACT:  # single-valued ones
-                            raise SipError("duplicate header")
-                else:
-                    if _skip(b, i, ne, _TOKEN) != ne:
-                        raise SipError("bad header")
-                    key = _key(b, i, ne)
+                key = _header_id(b, i, ne)
+                if key <= _TRACKED:
+                    if h[_FIRST + key] == 0:
+                        h[_FIRST + key] = count + 1
+                    elif _VIA < key < _CONTACT:  # single-valued ones
+                        raise SipError("duplicate header")
+                elif key > 1023 and _skip(b, i, ne, _TOKEN) != ne:
+                    raise SipError("bad header")
                 k = _BASE + _H_SIZE * count
                 h[k] = key
                 h[k + _H_LINE] = i
@@ -692,18 +691,14 @@ class Message:
             known = _header_id(name, 0, n)
             if len(_NAME_IDS) < _NAME_IDS_MAX:
                 _NAME_IDS[name] = known
-        if known:
-            if start == 0 and known <= _TRACKED:
-                return h[_FIRST + known] - 1
-            for i in range(start, h[_COUNT]):
-                if h[_BASE + _H_SIZE * i] == known:
-                    return i
-            return -1
-        key = _key(name, 0, n)
+        if start == 0 and known <= _TRACKED:
+            return h[_FIRST + known] - 1
         b = self._b
         for i in range(start, h[_COUNT]):
             k = _BASE + _H_SIZE * i
-            if h[k] == key and _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], name, 0, n):
+            if h[k] == known and (
+                known < 1024 or _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], name, 0, n)
+            ):
                 return i
         return -1
 
@@ -734,7 +729,8 @@ class Message:
 
     def get_all(self, name):
         """Every value of header `name`, in order; list headers split at commas."""
-        split = _LISTED[_header_id(name, 0, len(name))] if name else 0
+        known = _header_id(name, 0, len(name)) if name else 0
+        split = known < 1024 and _LISTED[known]
         out = []
         b = self._b
         h = self._h
@@ -816,23 +812,15 @@ def parse(data, max_size=None):
     default Message.max_size) or is not a well-formed SIP message."""
     global _ZEROS
     try:
-        size = len(data)
-    except TypeError:
-        raise SipError("not bytes")
-    if size > (Message.max_size if max_size is None else max_size):
-        raise SipError("datagram too large")
-    if not isinstance(data, bytes):
-        try:
-            data = bytes(data)
-        except TypeError:
-            raise SipError("not bytes")
-    if _BASE + _H_SIZE * (Message.max_headers + 2) > len(_ZEROS):
-        _ZEROS = bytes(_BASE + _H_SIZE * (Message.max_headers + 2))
-    try:
+        if len(data) > (Message.max_size if max_size is None else max_size):
+            raise SipError("datagram too large")
+        if not isinstance(data, bytes):
+            data = bytes(data)  # the receive buffer is reused: a copy
+        if _BASE + _H_SIZE * (Message.max_headers + 2) > len(_ZEROS):
+            _ZEROS = bytes(_BASE + _H_SIZE * (Message.max_headers + 2))
         return Message(data)
-    except SipError:
-        raise
     except (IndexError, ValueError, UnicodeError, TypeError, KeyError, OverflowError) as e:
+        # Not bytes (TypeError), or a slip of the parser on some odd input.
         raise SipError("malformed: %r" % e)
 
 

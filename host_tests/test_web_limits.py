@@ -1,4 +1,4 @@
-# CPython, and MicroPython with a 200k heap (docs/web.md): the JSON API, the limits
+# CPython, and MicroPython with a 250k heap (docs/web.md): the JSON API, the limits
 # on what a client may send, the page unloading when idle (harness in test_web).
 import asyncio
 import sys

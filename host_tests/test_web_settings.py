@@ -1,5 +1,5 @@
-# The settings page through Web.serve (CPython; on MicroPython with a bigger heap than
-# 110k, see docs/web.md: saving the form needs the validation code, the page and the
+# The settings page through Web.serve (CPython; MicroPython with a 250k heap, see
+# docs/web.md: saving the form needs the validation code, the page and the
 # test harness at once): every config key a field, errors by field with what was
 # typed kept and nothing saved, download/upload, password change, 16 KB pages.
 import json

@@ -1,4 +1,4 @@
-# CPython, and MicroPython with a 200k heap (docs/web.md): the status page, the call
+# CPython, and MicroPython with a 250k heap (docs/web.md): the status page, the call
 # log and its buttons, XSS callers, security headers, CSRF, GETs change nothing, the
 # set-password form refusing mistakes (harness in test_web).
 import json

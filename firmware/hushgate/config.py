@@ -4,7 +4,6 @@
 # store (hushgate/store.py) are loaded on first use; config.validate, config.Store,
 # config.block_number... still work. The gate needs only what is here, and a 110 KB
 # heap notices the difference.
-from hushgate.compat import const
 
 VERSION = 1
 
@@ -32,11 +31,6 @@ DEFAULTS = {
     "sources_tracked": 64,
     "call_log_size": 50,
 }
-
-_MAX_TEXT = const(64)  # characters in one number pattern
-
-# Day names for parse_days; a word is found by " " + its first letters.
-_DAY_NAMES = " monday tuesday wednesday thursday friday saturday sunday"
 
 
 # ---- small parsers shared with the gate -------------------------------------
@@ -86,79 +80,6 @@ def in_networks(ip, networks):
         if addr & mask == net:
             return True
     return False
-
-
-def parse_time(text, allow_24=False):
-    """Minutes since midnight for "HH:MM", or None."""
-    if not isinstance(text, str):
-        return None
-    colon = text.find(":")
-    if colon < 1 or colon > 2 or len(text) != colon + 3:
-        return None
-    hh, mm = text[:colon], text[colon + 1 :]
-    if not hh.isdigit() or not mm.isdigit():
-        return None
-    h, m = int(hh), int(mm)
-    if m > 59 or h > 24 or (h == 24 and (m or not allow_24)):
-        return None
-    return h * 60 + m
-
-
-def parse_days(text):
-    """Bit mask of weekdays (bit 0 = Monday) for "Mon-Fri", "Sat,Sun", "Daily"..."""
-    if not isinstance(text, str):
-        return None
-    mask = 0
-    for item in text.lower().split(","):
-        item = item.strip()
-        if item in ("daily", "everyday", "every day"):
-            mask |= 0x7F
-        elif item == "weekdays":
-            mask |= 0x1F
-        elif item in ("weekend", "weekends"):
-            mask |= 0x60
-        else:
-            # A day or a range of days ("fri-mon" runs over the weekend); a day is
-            # three letters or more of its name: "mon", "monday", "tues", "thurs".
-            ends = item.split("-")
-            if len(ends) > 2:
-                return None
-            for k in range(len(ends)):
-                word = ends[k].strip()
-                at = _DAY_NAMES.find(" " + word)
-                if len(word) < 3 or " " in word or at < 0:
-                    return None
-                ends[k] = _DAY_NAMES[:at].count(" ")
-            day = ends[0]
-            while True:
-                mask |= 1 << day
-                if day == ends[-1]:
-                    break
-                day = (day + 1) % 7
-    return mask or None
-
-
-def parse_pattern(text, international_prefix):
-    """(digits, is_prefix) for a number pattern, or None when it is not one.
-
-    Visual separators go, and "+33..." becomes "0033..." (with prefix "00"), the
-    form callers' numbers are compared in.
-    """
-    if not isinstance(text, str) or len(text) > _MAX_TEXT:
-        return None
-    p = ""
-    for ch in text:
-        if ch not in " -.()/\t":
-            p += ch
-    prefix = p[-1:] == "*"
-    if prefix:
-        p = p[:-1]
-    plus = p[:1] == "+"
-    if plus:
-        p = p[1:]
-    if not p or not p.isdigit():
-        return None
-    return (international_prefix + p if plus else p), prefix
 
 
 # MicroPython's dict keeps no order: this list fixes the order of keys and messages.

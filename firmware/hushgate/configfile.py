@@ -13,9 +13,6 @@ from hushgate.config import (
     KEYS,
     VERSION,
     network,
-    parse_days,
-    parse_pattern,
-    parse_time,
 )
 
 # The gate's default list of scanner User-Agent prefixes: the tools seen in the
@@ -46,6 +43,137 @@ SCANNER_USER_AGENTS = [
 
 _MAX_LIST = const(100)  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
 _MAX_TEXT = const(64)  # characters in one pattern, name or address
+
+
+# ---- parsers of config values, shared with the gate (gate_tables) -------------------
+
+# Day names for parse_days; a word is found by " " + its first letters.
+_DAY_NAMES = " monday tuesday wednesday thursday friday saturday sunday"
+
+
+def parse_time(text, allow_24=False):
+    """Minutes since midnight for "HH:MM", or None."""
+    if not isinstance(text, str):
+        return None
+    colon = text.find(":")
+    if colon < 1 or colon > 2 or len(text) != colon + 3:
+        return None
+    hh, mm = text[:colon], text[colon + 1 :]
+    if not hh.isdigit() or not mm.isdigit():
+        return None
+    h, m = int(hh), int(mm)
+    if m > 59 or h > 24 or (h == 24 and (m or not allow_24)):
+        return None
+    return h * 60 + m
+
+
+def parse_days(text):
+    """Bit mask of weekdays (bit 0 = Monday) for "Mon-Fri", "Sat,Sun", "Daily"..."""
+    if not isinstance(text, str):
+        return None
+    mask = 0
+    for item in text.lower().split(","):
+        item = item.strip()
+        if item in ("daily", "everyday", "every day"):
+            mask |= 0x7F
+        elif item == "weekdays":
+            mask |= 0x1F
+        elif item in ("weekend", "weekends"):
+            mask |= 0x60
+        else:
+            # A day or a range of days ("fri-mon" runs over the weekend); a day is
+            # three letters or more of its name: "mon", "monday", "tues", "thurs".
+            ends = item.split("-")
+            if len(ends) > 2:
+                return None
+            for k in range(len(ends)):
+                word = ends[k].strip()
+                at = _DAY_NAMES.find(" " + word)
+                if len(word) < 3 or " " in word or at < 0:
+                    return None
+                ends[k] = _DAY_NAMES[:at].count(" ")
+            day = ends[0]
+            while True:
+                mask |= 1 << day
+                if day == ends[-1]:
+                    break
+                day = (day + 1) % 7
+    return mask or None
+
+
+def parse_pattern(text, international_prefix):
+    """(digits, is_prefix) for a number pattern, or None when it is not one.
+
+    Visual separators go, and "+33..." becomes "0033..." (with prefix "00"), the
+    form callers' numbers are compared in.
+    """
+    if not isinstance(text, str) or len(text) > _MAX_TEXT:
+        return None
+    p = ""
+    for ch in text:
+        if ch not in " -.()/\t":
+            p += ch
+    prefix = p[-1:] == "*"
+    if prefix:
+        p = p[:-1]
+    plus = p[:1] == "+"
+    if plus:
+        p = p[1:]
+    if not p or not p.isdigit():
+        return None
+    return (international_prefix + p if plus else p), prefix
+
+
+def gate_tables(config):
+    """What hushgate.gate.Gate.configure() uses of a validated config, compiled:
+    (tz, problem with the time zone or "", block patterns, VIP patterns, scanner
+    User-Agents as (lowercase bytes, name), trusted (net, mask) pairs, quiet
+    intervals in minutes of the local week)."""
+    from hushgate.tz import TZ
+
+    problem = ""
+    try:
+        tz = TZ(config["timezone"])
+    except ValueError as e:
+        tz = TZ("UTC0")
+        problem = str(e)
+    intl = config["international_prefix"]
+    lists = []
+    for key in ("block", "vip"):
+        out = []
+        for p in config[key]:
+            parsed = parse_pattern(p, intl)
+            if parsed is not None:
+                out.append(parsed)
+        lists.append(out)
+    uas = []
+    for ua in config["scanner_user_agents"]:
+        ua = ua.strip()
+        if ua:  # an empty prefix would match every User-Agent
+            uas.append((ua.lower().encode(), ua))
+    trusted = []
+    for item in config["trusted"]:
+        net = network(item)
+        if net is not None:
+            trusted.append(net)
+    # Each quiet window becomes intervals in minutes of the local week (Monday
+    # 00:00 = 0); an interval may run past the week's end, and membership tests
+    # w and w + one week.
+    intervals = []
+    for item in config["quiet_hours"]:
+        mask = parse_days(item["days"])
+        start = parse_time(item["start"])
+        end = parse_time(item["end"], True)
+        if mask is None or start is None or end is None:
+            continue
+        length = end - start
+        if length <= 0:
+            length += 1440
+        for day in range(7):
+            if mask & (1 << day):
+                s = day * 1440 + start
+                intervals.append((s, s + length))
+    return tz, problem, lists[0], lists[1], uas, trusted, intervals
 
 
 def defaults():

@@ -12,9 +12,8 @@ from binascii import unhexlify
 
 from hushgate import sip
 from hushgate.compat import const, ticks_diff
-from hushgate.config import in_networks, network, parse_days, parse_pattern, parse_time
+from hushgate.config import in_networks
 from hushgate.limiter import Limiter
-from hushgate.tz import TZ
 
 FORWARD = const(0)
 ANSWER = const(1)
@@ -109,49 +108,23 @@ class Gate:
     def configure(self, config):
         """Take a new validated config (from config.validate or Store.load)."""
         self.config = config
-        self.problem = ""
+        # Compiling the config takes the validation module's parsers: loaded for
+        # this (and released again unless it was loaded already).
+        import sys
+
+        loaded = "hushgate.configfile" in sys.modules
+        from hushgate.configfile import gate_tables
+
         try:
-            self.tz = TZ(config["timezone"])
-        except ValueError as e:
-            self.tz = TZ("UTC0")
-            self.problem = str(e)
-        intl = self._intl = config["international_prefix"]
-        lists = []
-        for key in ("block", "vip"):
-            out = []
-            for p in config[key]:
-                parsed = parse_pattern(p, intl)
-                if parsed is not None:
-                    out.append(parsed)
-            lists.append(out)
-        self._block, self._vip = lists
-        self._uas = []
-        for ua in config["scanner_user_agents"]:
-            ua = ua.strip()
-            if ua:  # an empty prefix would match every User-Agent
-                self._uas.append((ua.lower().encode(), ua))
-        self._trusted = []
-        for item in config["trusted"]:
-            net = network(item)
-            if net is not None:
-                self._trusted.append(net)
-        # Each quiet window becomes intervals in minutes of the local week (Monday
-        # 00:00 = 0); an interval may run past the week's end, and membership
-        # tests w and w + one week.
-        self._intervals = []
-        for item in config["quiet_hours"]:
-            mask = parse_days(item["days"])
-            start = parse_time(item["start"])
-            end = parse_time(item["end"], True)
-            if mask is None or start is None or end is None:
-                continue
-            length = end - start
-            if length <= 0:
-                length += _DAY
-            for day in range(7):
-                if mask & (1 << day):
-                    s = day * _DAY + start
-                    self._intervals.append((s, s + length))
+            tables = gate_tables(config)
+        finally:
+            if not loaded:
+                from hushgate.config import release
+
+                release()
+        self.tz, self.problem, self._block, self._vip, self._uas, self._trusted = tables[:6]
+        self._intervals = tables[6]
+        self._intl = config["international_prefix"]
         self._repeat_ms = config["repeat_call_minutes"] * 60000
         self.limiter.configure(
             config["sources_tracked"],

@@ -296,14 +296,11 @@ class Proxy:
                 elif c < 48 or c > 57:
                     dots = 9
             if dots == 3 and 7 <= e - s <= 15:
+                ps = via[_V_RPORT_S]
+                pe = via[_V_RPORT_E]
                 port = 0
-                if via[_V_RPORT] and via[_V_RPORT_E] > via[_V_RPORT_S]:
-                    for n in range(via[_V_RPORT_S], via[_V_RPORT_E]):
-                        c = b[n]
-                        if c < 48 or c > 57:
-                            port = 0
-                            break
-                        port = port * 10 + c - 48
+                if 0 < pe - ps <= 5 and _skip(b, ps, pe, _DIGIT) == pe:
+                    port = sip._digits(b, ps, pe, 5)
                 if not 0 < port < 65536:
                     port = via[_V_PORT] or 5060
                 dest = (b[s:e].decode(), port)

@@ -221,10 +221,11 @@ _V_RPORT_S = const(8)
 _V_RPORT_E = const(9)
 
 
-def _params_end(buf, i, end, stop, via):
+def _params_end(buf, i, end, stop, into):
     # `*( ; name [= value] )` from i; index where it stops (end, or `stop` byte).
-    # `via`: None, or a Via's _V_* array that receives the branch, received and
-    # rport parameters.
+    # `into`: None; a dict that receives every parameter (lower-case name -> value,
+    # b"" for a bare name); or a Via's _V_* array that receives the branch,
+    # received and rport parameters.
     i = _skip(buf, i, end, _LWS)
     while i < end and buf[i] == _SEMI:
         ns = _skip(buf, i + 1, end, _LWS)
@@ -241,17 +242,20 @@ def _params_end(buf, i, end, stop, via):
                 if ve == vs:
                     raise SipError("bad parameter")
             i = _skip(buf, ve, end, _LWS)
-        if via is not None:
-            if _same_ci(buf, ns, ne, b"branch", 0, 6):
-                via[_V_BRANCH_S] = vs
-                via[_V_BRANCH_E] = ve
-            elif _same_ci(buf, ns, ne, b"received", 0, 8):
-                via[_V_RECV_S] = vs
-                via[_V_RECV_E] = ve
-            elif _same_ci(buf, ns, ne, b"rport", 0, 5):
-                via[_V_RPORT] = ne
-                via[_V_RPORT_S] = vs
-                via[_V_RPORT_E] = ve
+        if into is None:
+            pass
+        elif isinstance(into, dict):
+            into[buf[ns:ne].lower()] = buf[vs:ve]
+        elif _same_ci(buf, ns, ne, b"branch", 0, 6):
+            into[_V_BRANCH_S] = vs
+            into[_V_BRANCH_E] = ve
+        elif _same_ci(buf, ns, ne, b"received", 0, 8):
+            into[_V_RECV_S] = vs
+            into[_V_RECV_E] = ve
+        elif _same_ci(buf, ns, ne, b"rport", 0, 5):
+            into[_V_RPORT] = ne
+            into[_V_RPORT_S] = vs
+            into[_V_RPORT_E] = ve
     if i < end and buf[i] != stop:
         raise SipError("bad parameter")
     return i
@@ -460,12 +464,7 @@ class NameAddr:
         if name == "uri":
             return buf[o[2] : o[3]]
         if name == "scheme":
-            s = o[2]
-            e = o[_NA_SCHEME_E]
-            for scheme in (b"sip", b"sips", b"tel"):
-                if _same_ci(buf, s, e, scheme, 0, len(scheme)):
-                    return scheme
-            return buf[s:e].lower()
+            return buf[o[2] : o[_NA_SCHEME_E]].lower()
         if name == "display":
             if o[0] == o[1]:
                 return ""
@@ -482,32 +481,11 @@ class NameAddr:
                     k += 1
                 raw = bytes(out)
             return _text(raw)
-        if name != "tag" and name != "params":
-            raise AttributeError(name)
-        # Header parameters: the tag's value (None when absent), or all as a dict.
-        pe = o[5]
-        found = {} if name == "params" else None
-        i = o[4]
-        while True:
-            i = _skip(buf, i, pe, _LWS)
-            if i >= pe or buf[i] != _SEMI:
-                return found
-            i = _skip(buf, i + 1, pe, _LWS)
-            ns = i
-            i = _skip(buf, i, pe, _TOKEN)
-            ne = i
-            i = _skip(buf, i, pe, _LWS)
-            vs = ve = i
-            if i < pe and buf[i] == _EQ:
-                vs = _skip(buf, i + 1, pe, _LWS)
-                ve = (
-                    _quoted_end(buf, vs, pe) if buf[vs] == _DQUOTE else _skip(buf, vs, pe, _PVALUE)
-                )
-                i = ve
-            if found is not None:
-                found[buf[ns:ne].lower()] = buf[vs:ve]
-            elif _same_ci(buf, ns, ne, b"tag", 0, 3):
-                return buf[vs:ve]
+        if name == "params" or name == "tag":
+            found = {}
+            _params_end(buf, o[4], o[5], -1, found)
+            return found if name == "params" else found.get(b"tag")
+        raise AttributeError(name)
 
 
 class Message:
@@ -552,21 +530,25 @@ class Message:
             sp1 = b.find(b" ", 0, sl)
             us = sp1 + 1
             sp2 = b.find(b" ", us, sl)
-            if sp1 <= 0 or sp2 < 0 or b.find(b" ", sp2 + 1, sl) >= 0:
-                raise SipError("bad request line")
-            if sl - sp2 != 8 or not b.startswith(b"SIP/2.0", sp2 + 1):
-                raise SipError("bad request line")
-            if _skip(b, 0, sp1, _TOKEN) != sp1:
-                raise SipError("bad request line")
-            if sp2 == us:
+            # One space each side of the URI, a token method, a URI with a scheme
+            # and no control character, space, < or >.
+            j = _skip(b, us, sp2, _SCHEME)
+            if (
+                sp1 <= 0
+                or sp2 < 0
+                or b.find(b" ", sp2 + 1, sl) >= 0
+                or sl - sp2 != 8
+                or not b.startswith(b"SIP/2.0", sp2 + 1)
+                or _skip(b, 0, sp1, _TOKEN) != sp1
+                or j == us
+                or j >= sp2
+                or b[j] != _COLON
+            ):
                 raise SipError("bad request line")
             for k in range(us, sp2):
                 c = b[k]
                 if c < 33 or c == _LT or c == _GT:
                     raise SipError("bad request line")
-            j = _skip(b, us, sp2, _SCHEME)
-            if j == us or j >= sp2 or b[j] != _COLON:
-                raise SipError("bad request line")
             if (j - us == 3 and b.startswith(b"sip", us)) or (
                 j - us == 4 and b.startswith(b"sips", us)
             ):
@@ -622,26 +604,26 @@ class Message:
             h[k + _H_VS] = vs
             h[k + _H_VE] = ve
         # The required headers, then what must be well formed.
-        if not (h[_FIRST + _FROM] and h[_FIRST + _TO] and h[_FIRST + _CALL_ID]):
-            raise SipError("missing header")
-        if not (h[_FIRST + _CSEQ] and h[_FIRST + _VIA]):
+        if not (
+            h[_FIRST + _FROM]
+            and h[_FIRST + _TO]
+            and h[_FIRST + _CALL_ID]
+            and h[_FIRST + _CSEQ]
+            and h[_FIRST + _VIA]
+        ):
             raise SipError("missing header")
         # CSeq: number LWS method, the method equal to the request's.
         k = _BASE + _H_SIZE * (h[_FIRST + _CSEQ] - 1)
         vs = h[k + _H_VS]
         ve = h[k + _H_VE]
         j = _skip(b, vs, ve, _DIGIT)
-        if j == vs or j - vs > 10 or j >= ve or not _CLASS[b[j]] & _LWS:
+        ms = _skip(b, j, ve, _LWS)
+        if j >= ve or ms == j or ms == ve or _skip(b, ms, ve, _TOKEN) != ve:
             raise SipError("bad CSeq")
-        num = 0
-        for k in range(vs, j):
-            num = num * 10 + b[k] - 48
+        num = _digits(b, vs, j, 10)
         if num > _MAX_CSEQ:
             raise SipError("bad CSeq")
         self.cseq_num = num
-        ms = _skip(b, j, ve, _LWS)
-        if ms == ve or _skip(b, ms, ve, _TOKEN) != ve:
-            raise SipError("bad CSeq")
         h[_CSEQ_M] = ms
         m = self.method
         if m is not None and (ve - ms != len(m) or not b.startswith(m, ms)):

@@ -124,11 +124,13 @@ def parse_pattern(text, international_prefix):
     return (international_prefix + p if plus else p), prefix
 
 
-def gate_tables(config):
-    """What hushgate.gate.Gate.configure() uses of a validated config, compiled:
-    (tz, problem with the time zone or "", block patterns, VIP patterns, scanner
-    User-Agents as (lowercase bytes, name), trusted (net, mask) pairs, quiet
-    intervals in minutes of the local week)."""
+def configure_gate(gate, config):
+    """hushgate.gate.Gate.configure()'s work: a validated config compiled into the
+    gate's tables (time zone, block and VIP patterns, scanner User-Agents as
+    (lowercase bytes, name), trusted (net, mask) pairs, quiet intervals in minutes
+    of the local week), the limiter's and the call log's bounds. Here because it
+    runs only when a config is loaded or saved.
+    """
     from hushgate.tz import TZ
 
     problem = ""
@@ -173,7 +175,21 @@ def gate_tables(config):
             if mask & (1 << day):
                 s = day * 1440 + start
                 intervals.append((s, s + length))
-    return tz, problem, lists[0], lists[1], uas, trusted, intervals
+    gate.config = config
+    gate.tz, gate.problem, gate._block, gate._vip = tz, problem, lists[0], lists[1]
+    gate._uas, gate._trusted, gate._intervals = uas, trusted, intervals
+    gate._intl = intl
+    gate._repeat_ms = config["repeat_call_minutes"] * 60000
+    gate.limiter.configure(
+        config["sources_tracked"],
+        config["rate_burst"],
+        config["rate_per_second"],
+        config["ban_minutes"] * 60000,
+    )
+    gate.limiter.trusted = trusted
+    resize = getattr(gate.calllog, "resize", None)
+    if resize is not None:
+        resize(config["call_log_size"])
 
 
 def defaults():

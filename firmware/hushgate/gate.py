@@ -107,36 +107,22 @@ class Gate:
 
     def configure(self, config):
         """Take a new validated config (from config.validate or Store.load)."""
-        self.config = config
-        # Compiling the config takes the validation module's parsers: loaded for
-        # this (and released again unless it was loaded already).
+        # The work is configfile.configure_gate: it runs only when a config is
+        # loaded or saved, so it lives with the validation code, loaded for the
+        # moment (and released again unless it was loaded already).
         import sys
 
         loaded = "hushgate.configfile" in sys.modules
-        from hushgate.configfile import gate_tables
+        from hushgate.configfile import configure_gate
 
         try:
-            tables = gate_tables(config)
+            configure_gate(self, config)
         finally:
             if not loaded:
                 from hushgate.config import release
 
                 release()
-        self.tz, self.problem, self._block, self._vip, self._uas, self._trusted = tables[:6]
-        self._intervals = tables[6]
-        self._intl = config["international_prefix"]
-        self._repeat_ms = config["repeat_call_minutes"] * 60000
-        self.limiter.configure(
-            config["sources_tracked"],
-            config["rate_burst"],
-            config["rate_per_second"],
-            config["ban_minutes"] * 60000,
-        )
-        self.limiter.trusted = self._trusted
         self.set_provider_addresses()
-        resize = getattr(self.calllog, "resize", None)
-        if resize is not None:
-            resize(config["call_log_size"])
         # The schedule may have moved "morning": count again from the press.
         self._quiet_until = None
         if self.quiet_mode == QUIET_UNTIL_MORNING and self._quiet_from is not None:

@@ -80,23 +80,6 @@ for u in b" \t\r\n":
     _CLASS[u] = _LWS
 _CLASS = bytes(_CLASS)
 
-# One shared bytes object for the common methods, so parsing them allocates nothing.
-_KNOWN_METHODS = (
-    b"INVITE",
-    b"ACK",
-    b"BYE",
-    b"CANCEL",
-    b"OPTIONS",
-    b"REGISTER",
-    b"PRACK",
-    b"UPDATE",
-    b"INFO",
-    b"SUBSCRIBE",
-    b"NOTIFY",
-    b"REFER",
-    b"MESSAGE",
-)
-
 
 # Known headers: usual spelling, "/" and the compact form, "*" when the values of
 # one line are separate values (split at commas). id = position, from 1. The first
@@ -125,10 +108,8 @@ _TRACKED = const(10)
 # fingerprint % _KEY_MOD (_header_id; 183: the smallest modulus that keeps the 42
 # names apart; test_sip checks it).
 _KEY_MOD = const(183)
-_NAME_S = array("H", (0,))  # id 0: none
-_NAME_E = array("H", (0,))
-_COMPACT = bytearray(1)
-_LISTED = bytearray(1)
+_NAME_SPAN = array("H", (0, 0))  # start, end of each name in _SPEC (id 0: none)
+_KIND = bytearray(1)  # compact letter (0: none), + 128 when a list header
 _BY_KEY = bytearray(_KEY_MOD)
 # Names the code asks for (its own constants, so a handful) -> id (0: unknown).
 _NAME_IDS = {}
@@ -158,9 +139,9 @@ def _header_id(buf, s, e):
     key = (n if n < 63 else 63) << 10 | (buf[s] & 31) << 5 | (buf[e - 1] & 31)
     known = _BY_KEY[key % _KEY_MOD]
     if n == 1:
-        if (buf[s] | 32) == _COMPACT[known]:
+        if (buf[s] | 32) == _KIND[known] & 127:
             return known
-    elif known and _same_ci(buf, s, e, _SPEC, _NAME_S[known], _NAME_E[known]):
+    elif known and _same_ci(buf, s, e, _SPEC, _NAME_SPAN[2 * known], _NAME_SPAN[2 * known + 1]):
         return known
     return key
 
@@ -171,19 +152,20 @@ while i < len(_SPEC):
     if t < 0:
         t = len(_SPEC)
     e = t
-    _LISTED.append(_SPEC[e - 1] == 42)  # *
-    if _LISTED[-1]:
+    u = 0
+    if _SPEC[e - 1] == 42:  # *
+        u = 128
         e -= 1
-    _COMPACT.append(_SPEC[e - 1] if _SPEC[e - 2] == 47 else 0)  # /x
-    if _COMPACT[-1]:
-        _BY_KEY[_header_id(_SPEC, e - 1, e) % _KEY_MOD] = len(_NAME_S)
+    if _SPEC[e - 2] == 47:  # /x
+        u += _SPEC[e - 1]
+        _BY_KEY[_header_id(_SPEC, e - 1, e) % _KEY_MOD] = len(_KIND)
         e -= 2
-    _BY_KEY[_header_id(_SPEC, i, e) % _KEY_MOD] = len(_NAME_S)
-    _NAME_S.append(i)
-    _NAME_E.append(e)
+    _BY_KEY[_header_id(_SPEC, i, e) % _KEY_MOD] = len(_KIND)
+    _KIND.append(u)
+    _NAME_SPAN.append(i)
+    _NAME_SPAN.append(e)
     i = t + 1
-_COMPACT = bytes(_COMPACT)
-_LISTED = bytes(_LISTED)
+_KIND = bytes(_KIND)
 _BY_KEY = bytes(_BY_KEY)
 del i, e, t, u
 
@@ -712,7 +694,7 @@ class Message:
     def get_all(self, name):
         """Every value of header `name`, in order; list headers split at commas."""
         known = _header_id(name, 0, len(name)) if name else 0
-        split = known < 1024 and _LISTED[known]
+        split = known < 1024 and _KIND[known] & 128
         out = []
         b = self._b
         h = self._h
@@ -775,8 +757,23 @@ def _list_item_end(b, i, end):
 
 
 def _method(b, s, e):
-    # The request method; one shared bytes object for the common ones.
-    for m in _KNOWN_METHODS:
+    # The request method; one shared bytes object (a constant of this function)
+    # for the common ones, so parsing them allocates nothing.
+    for m in (
+        b"INVITE",
+        b"ACK",
+        b"BYE",
+        b"CANCEL",
+        b"OPTIONS",
+        b"REGISTER",
+        b"PRACK",
+        b"UPDATE",
+        b"INFO",
+        b"SUBSCRIBE",
+        b"NOTIFY",
+        b"REFER",
+        b"MESSAGE",
+    ):
         if e - s == len(m) and b.startswith(m, s):
             return m
     return b[s:e]
@@ -871,3 +868,7 @@ def response(request, code, reason, to_tag=None):
         % (request.get(b"from"), to, request.call_id, request.get(b"cseq"))
     )
     return b"".join(parts)
+
+
+# const() is only needed while the module loads (MicroPython folds it away).
+del const

@@ -12,13 +12,13 @@ import sys
 
 from hushgate import auth
 
-# " <path>:<methods><page module>": s status, e settings, l login, a api, c css
+# " <path>:<G or P><page>": GET or POST of the path answered by hushgate.page<page>
 _ROUTES = (
     " /:Gstatus /calls:Gstatus /quiet:Pchange /seen:Pchange /number:Pchange"
-    " /settings:GPsettings /upload:Psave /config.json:Gsave /password:Psave"
-    " /setup:GPlogin /login:GPlogin /logout:Plogin /api/status:Gapi /api/calls:Gapi"
-    " /api/config:GPapi /api/quiet:Papi /api/number:Papi /api/seen:Papi"
-    " /s.css:Gcss /s.js:Gcss "
+    " /settings:Gsettings /settings:Psave /upload:Psave /config.json:Gsave /password:Psave"
+    " /setup:Glogin /setup:Plogin /login:Glogin /login:Plogin /logout:Plogin"
+    " /api/status:Gapi /api/calls:Gapi /api/config:Gapi /api/config:Papi /api/quiet:Papi"
+    " /api/number:Papi /api/seen:Papi /s.css:Gcss /s.js:Gcss "
 )
 _REASONS = (
     "|200 OK|303 See Other|400 Bad Request|401 Unauthorized|403 Forbidden|404 Not Found"
@@ -225,13 +225,13 @@ async def send(writer, res, head_only=False):
     if isinstance(body, bytes):
         await writer.awrite(body)
         return
-    # a generator of str: written in pieces of about 512 bytes
+    # a generator of str: written in pieces of about 256 bytes
     parts = []
     size = 0
     for chunk in body:
         parts.append(chunk)
         size += len(chunk)
-        if size >= 512:
+        if size >= 256:
             await writer.awrite("".join(parts).encode())
             parts = []
             size = 0
@@ -255,17 +255,15 @@ async def handle(web, reader, writer, busy=False):
         api = path[:5] == "/api/"
         res = None
         if not status:
-            i = _ROUTES.find(" %s:" % path)
             method = "GET" if req.method == "HEAD" else req.method
-            j = k = i + len(path) + 2
-            while i >= 0 and _ROUTES[k] in "GP":
-                k += 1
+            i = -1
+            if method in ("GET", "POST"):
+                i = _ROUTES.find(" %s:%s" % (path, method[0]))
             if i < 0:
-                status = 404
-            elif method not in ("GET", "POST") or method[0] not in _ROUTES[j:k]:
-                status = 405
+                status = 405 if _ROUTES.find(" %s:" % path) >= 0 else 404
             else:
-                page = _ROUTES[k : _ROUTES.find(" ", k)]
+                i += len(path) + 3
+                page = _ROUTES[i : _ROUTES.find(" ", i)]
                 try:
                     res = guard(web, req, page, api)
                     if res is None:

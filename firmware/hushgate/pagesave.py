@@ -5,9 +5,23 @@
 import json
 
 from hushgate import config as _config
-from hushgate.pagechange import apply
-from hushgate.pages import DAYS
-from hushgate.pagesettings import settings_fields, settings_view
+from hushgate.pagefields import settings_fields
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # as hushgate.pages (not loaded)
+
+
+def apply(ctx, new):
+    """hushgate.pagechange.apply, imported once the config has passed validation."""
+    from hushgate.pagechange import apply
+
+    return apply(ctx, new)
+
+
+def settings_view(*args, **kwargs):
+    """The settings page again (imported only when needed: after validating)."""
+    from hushgate.pagesettings import settings_view
+
+    return settings_view(*args, **kwargs)
 
 
 def handle(web, req):

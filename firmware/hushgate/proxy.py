@@ -163,16 +163,13 @@ class Proxy:
                 # datagram; after a collection the second try usually finds it. A
                 # retried INVITE meets its remembered verdict: the gate is asked once.
                 gc.collect()
-            except SipError as e:
-                stats["dropped_bad"] += 1
+            except (SipError, IndexError, ValueError, TypeError, KeyError, AttributeError) as e:
+                # A datagram that does not parse (SipError) is dropped and counted;
+                # so is one that meets a bug here ("errors"): it must cost one
+                # datagram, not the SIP task.
+                stats["dropped_bad" if isinstance(e, SipError) else "errors"] += 1
                 if self.log is not None:
-                    self.log("sip: bad datagram from %s: %s" % (source[0], e))
-                return ()
-            except (IndexError, ValueError, TypeError, KeyError, AttributeError) as e:
-                # A bug here must cost one datagram, not the SIP task: counted, logged.
-                stats["errors"] += 1
-                if self.log is not None:
-                    self.log("sip: proxy error on a datagram from %s: %r" % (source[0], e))
+                    self.log("sip: dropped a datagram from %s: %r" % (source[0], e))
                 return ()
         stats["dropped_memory"] += 1
         return ()

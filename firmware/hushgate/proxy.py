@@ -371,10 +371,9 @@ class Proxy:
         h = msg._h
         from_ata = self.ata is not None and source[0] == self.ata[0]
         mf = -1
-        i = msg._index(b"max-forwards", 0)
-        if i >= 0:
-            k = _BASE + _H_SIZE * i
-            mf = sip._digits(b, h[k + 3], h[k + 4], 10)
+        mf_k = _BASE + _H_SIZE * msg._index(b"max-forwards", 0)  # < _BASE: none
+        if mf_k >= _BASE:
+            mf = sip._digits(b, h[mf_k + 3], h[mf_k + 4], 10)
         method = msg.method
         if mf == 0:
             self.stats["too_many_hops"] += 1
@@ -451,9 +450,8 @@ class Proxy:
                     ls = h[k + 1]
                     edits.append((ls * 16 + 1, ls, b.find(b"\r\n", ve) + 2, b""))
         if mf > 0:
-            k = _BASE + _H_SIZE * msg._index(b"max-forwards", 0)
-            vs = h[k + 3]
-            edits.append((vs * 16 + 4, vs, h[k + 4], b"%d" % (mf - 1)))
+            vs = h[mf_k + 3]
+            edits.append((vs * 16 + 4, vs, h[mf_k + 4], b"%d" % (mf - 1)))
         edits.sort()
         # b[:body end] with each edit applied, into one output buffer.
         end = h[_BODY_E]

@@ -578,14 +578,6 @@ class Message:
                 count += 1
             i = e + 2
         h[_COUNT] = count
-        for k in range(_BASE, _BASE + _H_SIZE * count, _H_SIZE):
-            ve = h[k + _H_VE]
-            vs = _skip(b, h[k + _H_VS], ve, _LWS)
-            while ve > vs and _CLASS[b[ve - 1]] & _LWS:
-                ve -= 1
-            h[k + _H_VS] = vs
-            h[k + _H_VE] = ve
-        # The required headers, then what must be well formed.
         if not (
             h[_FIRST + _FROM]
             and h[_FIRST + _TO]
@@ -594,6 +586,30 @@ class Message:
             and h[_FIRST + _VIA]
         ):
             raise SipError("missing header")
+        # Each value's final span (LWS and folding skipped); Via, From, To and
+        # Contact values well formed (several per line for Via and Contact);
+        # Max-Forwards a number; Date in GMT.
+        for k in range(_BASE, _BASE + _H_SIZE * count, _H_SIZE):
+            ve = h[k + _H_VE]
+            vs = _skip(b, h[k + _H_VS], ve, _LWS)
+            while ve > vs and _CLASS[b[ve - 1]] & _LWS:
+                ve -= 1
+            h[k + _H_VS] = vs
+            h[k + _H_VE] = ve
+            known = h[k]
+            if known == _VIA or known == _CONTACT or known == _FROM or known == _TO:
+                while True:
+                    if known == _VIA:
+                        j = _via_end(b, vs, ve, None)
+                    else:
+                        j = _naddr(b, vs, ve, known == _CONTACT, None)
+                    if j >= ve:
+                        break
+                    vs = j + 1
+            elif known == _MAX_FORWARDS:
+                _digits(b, vs, ve, 10)
+            elif known == _DATE and (ve - vs < 3 or not b.startswith(b"GMT", ve - 3)):
+                raise SipError("Date not in GMT")
         # CSeq: number LWS method, the method equal to the request's.
         k = _BASE + _H_SIZE * (h[_FIRST + _CSEQ] - 1)
         vs = h[k + _H_VS]
@@ -610,27 +626,6 @@ class Message:
         m = self.method
         if m is not None and (ve - ms != len(m) or not b.startswith(m, ms)):
             raise SipError("CSeq method differs from the request's")
-        # Via, From, To and Contact values well formed (several per line for Via
-        # and Contact); Max-Forwards a number; Date in GMT.
-        for k in range(_BASE, _BASE + _H_SIZE * count, _H_SIZE):
-            known = h[k]
-            if known == _VIA or known == _CONTACT or known == _FROM or known == _TO:
-                vs = h[k + _H_VS]
-                ve = h[k + _H_VE]
-                while True:
-                    if known == _VIA:
-                        j = _via_end(b, vs, ve, None)
-                    else:
-                        j = _naddr(b, vs, ve, known == _CONTACT, None)
-                    if j >= ve:
-                        break
-                    vs = j + 1
-            elif known == _MAX_FORWARDS:
-                _digits(b, h[k + _H_VS], h[k + _H_VE], 10)
-            elif known == _DATE:
-                ve = h[k + _H_VE]
-                if ve - h[k + _H_VS] < 3 or not b.startswith(b"GMT", ve - 3):
-                    raise SipError("Date not in GMT")
         # The body: exactly Content-Length bytes, else the rest of the datagram.
         bs = he + 4
         h[_BODY_S] = bs

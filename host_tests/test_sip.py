@@ -314,3 +314,12 @@ def test_every_known_header_name_finds_its_id():
         assert sip._header_id(sip._SPEC[s:e].upper(), 0, e - s) == known
         if sip._KIND[known] & 127:
             assert sip._header_id(bytes([sip._KIND[known] & 127]), 0, 1) == known
+
+
+def test_tag_is_the_first_tag_parameter():
+    data = INVITE.replace(
+        b"To: <sip:0612345678@provider.example>",
+        b"To: <sip:0612345678@provider.example>;x;tag=a;TAG=b",
+    )
+    to = parse(data).name_addr(b"to")
+    assert to.tag == b"a" and to.params[b"tag"] == b"b" and to.params[b"x"] == b""

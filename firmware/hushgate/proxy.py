@@ -118,7 +118,7 @@ class Proxy:
         self._verdicts = {}  # Call-ID -> [expiry, CSeq, branch hash, action, code, reason, ip]
         self._lanes = array("i", (0, 0))
         self._hashed = None  # the message whose branch hash _lanes holds
-        self._via = array("H", (0,) * 10)
+        self._via = array("H", (0,) * 13)  # sip._V_SIZE
 
     def handle(self, data, source, now_ms):
         """One datagram from `source` ((ip, port)) -> [(datagram, (ip, port))], or an

@@ -201,13 +201,17 @@ _V_RECV_E = const(6)
 _V_RPORT = const(7)  # index after the name `rport`, 0 when absent
 _V_RPORT_S = const(8)
 _V_RPORT_E = const(9)
+_V_TAG = const(10)  # index after the name `tag` (NameAddr.tag), 0 when absent
+_V_TAG_S = const(11)
+_V_TAG_E = const(12)
+_V_SIZE = const(13)
 
 
 def _params_end(buf, i, end, stop, into):
     # `*( ; name [= value] )` from i; index where it stops (end, or `stop` byte).
     # `into`: None; a dict that receives every parameter (lower-case name -> value,
-    # b"" for a bare name); or a Via's _V_* array that receives the branch,
-    # received and rport parameters.
+    # b"" for a bare name); or a zeroed _V_* array that receives the branch,
+    # received, rport and tag parameters (the tag without allocating a dict).
     i = _skip(buf, i, end, _LWS)
     while i < end and buf[i] == _SEMI:
         ns = _skip(buf, i + 1, end, _LWS)
@@ -238,6 +242,10 @@ def _params_end(buf, i, end, stop, into):
             into[_V_RPORT] = ne
             into[_V_RPORT_S] = vs
             into[_V_RPORT_E] = ve
+        elif not into[_V_TAG] and _same_ci(buf, ns, ne, b"tag", 0, 3):  # the first
+            into[_V_TAG] = ne
+            into[_V_TAG_S] = vs
+            into[_V_TAG_E] = ve
     if i < end and buf[i] != stop:
         raise SipError("bad parameter")
     return i
@@ -245,9 +253,9 @@ def _params_end(buf, i, end, stop, into):
 
 def _via_end(buf, i, end, via):
     # One Via value from i: sent-protocol LWS sent-by params; index of the comma or
-    # end. `via`: None, or an array of ten slots (_V_*) that receives its fields.
+    # end. `via`: None, or an array of _V_SIZE slots that receives its fields.
     if via is not None:
-        for n in range(10):
+        for n in range(_V_SIZE):
             via[n] = 0
     i = _skip(buf, i, end, _LWS)
     for n in range(3):
@@ -286,9 +294,9 @@ def _via_end(buf, i, end, via):
 
 def _naddr(buf, i, end, multi, out):
     # One name-addr or addr-spec with its parameters, from i; index where it stops
-    # (end, or the comma before the next value when `multi`). When `out` is an
-    # array, its first six slots receive display start/end (equal: none), URI
-    # start/end, parameters start/end.
+    # (end, or the comma before the next value when `multi`). When `out` is a
+    # zeroed array, its first six slots receive display start/end (equal: none),
+    # URI start/end, parameters start/end, and _params_end fills the tag slots.
     stop = _COMMA if multi else -1
     i = _skip(buf, i, end, _LWS)
     ds = de = i
@@ -328,7 +336,7 @@ def _naddr(buf, i, end, multi, out):
     if j == us or j >= ue or buf[j] != _COLON:
         if not (ue - us == 1 and buf[us] == 42 and multi):  # Contact: *
             raise SipError("bad address")
-    pe = _params_end(buf, ps, end, stop, None)
+    pe = _params_end(buf, ps, end, stop, out)
     if out is not None:
         out[0] = ds
         out[1] = de
@@ -368,14 +376,16 @@ def _unfold(value):
     return b" ".join(parts)
 
 
-# NameAddr offset slots: display, URI, parameters (from _naddr), then the URI's
+# NameAddr offset slots: display, URI, parameters (0-5, from _naddr); the tag
+# (_V_TAG.., from _params_end, so reading it allocates nothing); then the URI's
 # scheme end, user and host spans, port.
-_NA_SCHEME_E = const(6)
-_NA_USER_S = const(7)
-_NA_USER_E = const(8)
-_NA_HOST_S = const(9)
-_NA_HOST_E = const(10)
-_NA_PORT = const(11)
+_NA_SCHEME_E = const(13)
+_NA_USER_S = const(14)
+_NA_USER_E = const(15)
+_NA_HOST_S = const(16)
+_NA_HOST_E = const(17)
+_NA_PORT = const(18)
+_NA_SIZE = const(19)
 
 
 class NameAddr:
@@ -388,7 +398,7 @@ class NameAddr:
     """
 
     def __init__(self, buf, start, end):
-        o = array("H", memoryview(_ZEROS)[:12])
+        o = array("H", memoryview(_ZEROS)[:_NA_SIZE])
         _naddr(buf, start, end, True, o)
         self._b = buf
         self._h = o
@@ -463,10 +473,12 @@ class NameAddr:
                     k += 1
                 raw = bytes(out)
             return _text(raw)
-        if name == "params" or name == "tag":
+        if name == "params":
             found = {}
             _params_end(buf, o[4], o[5], -1, found)
-            return found if name == "params" else found.get(b"tag")
+            return found
+        if name == "tag":
+            return buf[o[_V_TAG_S] : o[_V_TAG_E]] if o[_V_TAG] else None
         raise AttributeError(name)
 
 

@@ -107,6 +107,9 @@ def main():
 
     libdir = os.path.join(ROOT, "build", "bench-memory")
     build.build("host", libdir)
+    build.compile_file(
+        build.mpy_cross(), os.path.join(BENCH, "workload.py"), os.path.join(libdir, "workload.mpy")
+    )
     with tempfile.TemporaryDirectory(prefix="hushgate-mem-") as state:
         code, out = run_mp(
             [os.path.join(BENCH, "memory_mp.py"), str(args.datagrams), str(args.pages), state],

@@ -4,8 +4,6 @@
 import asyncio
 import gc
 
-from hushgate import app as app_module
-
 _PROVIDER = ("192.0.2.10", 5060)
 _ME = ("192.0.2.50", 5060)
 _ATA = "192.0.2.60:5060"
@@ -78,6 +76,8 @@ def start(state):
         os.mkdir(state)
     except OSError:
         pass
+    from hushgate import app as app_module  # imported here: the bench counts its cost
+
     app = app_module.App(_Board(), opts)
     app.proxy.me = _ME
     app.proxy.ata = ("192.0.2.60", 5060)

@@ -364,7 +364,11 @@ def _text(raw):
     try:
         return raw.decode()
     except UnicodeError:
-        return "".join([chr(c) if c < 128 else "?" for c in raw])
+        out = bytearray(raw)
+        for k in range(len(out)):
+            if out[k] > 127:
+                out[k] = 63  # ?
+        return bytes(out).decode()
 
 
 def _unfold(value):
@@ -566,12 +570,10 @@ class Message:
                 h[_BASE + _H_SIZE * count - 1] = e
             else:
                 colon = b.find(b":", i, e)
-                if colon < 0:
-                    raise SipError("bad header")
                 ne = colon
-                while ne > i and (b[ne - 1] == _SP or b[ne - 1] == _HT):
+                while ne > i and _CLASS[b[ne - 1]] & _LWS:
                     ne -= 1
-                if ne == i:
+                if ne <= i:  # no colon (-1), or no name before it
                     raise SipError("bad header")
                 key = _header_id(b, i, ne)
                 if key <= _TRACKED:

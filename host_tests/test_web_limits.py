@@ -15,6 +15,7 @@ from test_web import (
     post_form,
     raw,
     record,
+    run,
     setup_password,
 )
 
@@ -182,3 +183,15 @@ def test_quiet_hours_shown_with_their_end():
     assert status["quiet"] is True and status["gate"]["mode"] == "quiet-schedule"
     ctx.clock.t = None
     assert "clock not set" in get(client, "/").text
+
+
+def test_a_client_that_expects_100_continue_is_told_to_go_on():
+    ctx, app, client, token = logged_in()
+    session = "hg=" + client.cookies["hg"]
+    body = b"csrf=" + token.encode() + b"&mode=on"
+    head = "POST /quiet HTTP/1.1\r\nCookie: %s\r\nExpect: 100-continue\r\n" % session
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    writer = Writer(("192.168.1.20", 5000))
+    run(app.serve(Reader(head.encode() + body), writer))
+    assert writer.out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 303 See Other\r\n")
+    assert ctx.gate.set_calls == [(1, NOW)]

@@ -99,7 +99,7 @@ def unquote(data):
     return out.decode()
 
 
-async def read(web, reader, req):
+async def read(web, reader, writer, req):
     """The request into req; returns an error status, or 0."""
     buf = b""
     while True:
@@ -137,6 +137,8 @@ async def read(web, reader, req):
         return 413
     parts = [rest]
     n = len(rest)
+    if n < size and headers.get("expect", "").lower() == "100-continue":
+        await writer.awrite(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits 1 s for it
     while n < size:
         data = await reader.read(size - n)
         if not data:
@@ -246,7 +248,7 @@ async def handle(web, reader, writer, busy=False):
         status = 503
         if not busy:
             try:
-                status = await asyncio.wait_for(read(web, reader, req), web.read_timeout_s)
+                status = await asyncio.wait_for(read(web, reader, writer, req), web.read_timeout_s)
             except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
                 status = 408
             except (ValueError, UnicodeError):

@@ -225,9 +225,7 @@ class Proxy:
                 return ()
             stats["answered"] += 1
             code = verdict[4]
-            text = verdict[5]
-            if isinstance(text, str):
-                text = text.encode()
+            text = verdict[5]  # str or bytes: sip.response takes both
             if not (isinstance(code, int) and 300 <= code <= 699):
                 code = 480  # a gate's slip must not put a bad status line on the wire
             return [(sip.response(msg, code, text or b"Rejected", self._to_tag(msg)), source)]

@@ -272,19 +272,21 @@ def test_freeze_manifest_names_the_whole_firmware(board):
     package = sorted(
         "hushgate/" + n
         for n in os.listdir(os.path.join(ROOT, "firmware", "hushgate"))
-        if n.endswith(".py")
+        if n.endswith(".py") and n != "httpcpython.py"
     )
     assert sorted(f for f in rec.files if f.startswith("hushgate/")) == package
-    assert "board.py" in rec.files
-    assert "microdot/microdot.py" in rec.files
+    assert "hushgate/http.py" in package and "hushgate/web.py" in package
+    # Only the firmware and the board's file: nothing from outside the repository.
+    assert sorted(f for f in rec.files if not f.startswith("hushgate/")) == ["board.py"]
     assert rec.required == ["ntptime"]
     assert len(rec.port_includes) == 1
 
 
-def test_freeze_manifest_says_when_microdot_is_missing(monkeypatch, tmp_path):
-    monkeypatch.setenv("HUSHGATE_MICRODOT", str(tmp_path))
-    with pytest.raises(ValueError, match="microdot not found"):
-        ManifestRecorder().run(os.path.join(ROOT, "firmware", "manifest.py"))
+def test_freeze_manifest_leaves_out_the_cpython_only_module():
+    rec = ManifestRecorder()
+    rec.run(os.path.join(ROOT, "firmware", "manifest.py"))
+    assert "hushgate/httpcpython.py" not in rec.files
+    assert "hushgate/__init__.py" in rec.files
 
 
 class FlakyLan(FakeLan):

@@ -4,7 +4,6 @@ The simulated board is a folder; the scripts deploy runs on a board (version pro
 hashes, clean-up) run on the real MicroPython VM (the unix port) against it.
 """
 
-import io
 import json
 import os
 import shutil
@@ -52,7 +51,9 @@ def test_dry_run_prints_every_step_and_builds_the_files():
     assert "(dry run: no board; assuming MicroPython 1.28.0)" in out
     targets = expected_targets("wt32_eth01")
     assert "hushgate/panel.mpy" in targets and "board.mpy" in targets
-    assert "microdot/microdot.mpy" in targets and "main.py" in targets
+    assert "hushgate/http.mpy" in targets and "main.py" in targets
+    assert "hushgate/httpcpython.mpy" not in targets  # CPython's, never on a board
+    assert [t for t in targets if not t.startswith("hushgate/")] == ["main.py", "board.mpy"]
     for target in targets:
         assert ":/" + target in out, target
         built = os.path.join(ROOT, "build", "deploy", "wt32_eth01", target)
@@ -189,7 +190,7 @@ def test_simulated_board_copies_only_what_changed(tmp_path, monkeypatch):
     # The firmware as deployed imports on the MicroPython VM.
     env = dict(os.environ, MICROPYPATH=".frozen:" + str(board_dir))
     proc = subprocess.run(
-        [MICROPYTHON, "-X", "heapsize=110k", "-c", "import board, hushgate.panel, microdot\n"
+        [MICROPYTHON, "-X", "heapsize=110k", "-c", "import board, hushgate.panel, hushgate.http\n"
          "print(board.NAME)"],
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
@@ -200,15 +201,21 @@ def test_simulated_board_copies_only_what_changed(tmp_path, monkeypatch):
     assert "  nothing changed: %d files already on the board" % len(targets) in sim.lines
 
     # One file differs, a stale module and a shadowing .py sit in the package folder,
-    # and the household's config is there.
+    # the CPython-only module and Microdot are there from an older deploy, and the
+    # household's config is there.
     (board_dir / "hushgate" / "panel.mpy").write_bytes(b"M\x06old")
     (board_dir / "hushgate" / "gone.mpy").write_bytes(b"M\x06")
     (board_dir / "hushgate" / "sip.py").write_text("raise ImportError\n")
+    (board_dir / "hushgate" / "httpcpython.mpy").write_bytes(b"M\x06")
+    (board_dir / "microdot").mkdir()
+    (board_dir / "microdot" / "microdot.mpy").write_bytes(b"M\x06")
     (board_dir / "state" / "config.json").write_text('{"ata": "192.168.1.60:5060"}')
     sim = SimulatedBoard("esp32_ethernet_kit", str(board_dir), out)
     assert sim.run() == [str(board_dir) + "/hushgate/panel.mpy"]
     assert not (board_dir / "hushgate" / "gone.mpy").exists()
     assert not (board_dir / "hushgate" / "sip.py").exists()
+    assert not (board_dir / "hushgate" / "httpcpython.mpy").exists()
+    assert list((board_dir / "microdot").iterdir()) == []
     assert (board_dir / "state" / "config.json").read_text() == '{"ata": "192.168.1.60:5060"}'
     assert sim.commands[-1] == ("reset",)
 
@@ -243,12 +250,11 @@ def test_package_json_lists_the_firmware():
     package = ["hushgate/" + n for n in deploy.package_modules()]
     assert sorted(t for t in targets if t.startswith("hushgate/")) == package
     assert "hushgate/panel.py" in package and "hushgate/__init__.py" in package
-    assert "main.py" in targets
+    assert "hushgate/http.py" in package and "hushgate/httpcpython.py" not in package
+    assert [t for t in targets if not t.startswith("hushgate/")] == ["main.py"]
     for _target, url in pkg["urls"]:
-        if not url.startswith("https://"):
-            assert os.path.isfile(os.path.join(ROOT, url)), url
-        else:
-            assert "/microdot/v%s/" % deploy.microdot_version() in url
+        # Everything comes from this repository.
+        assert os.path.isfile(os.path.join(ROOT, url)), url
     for board in deploy.PLATFORMS:
         with open(os.path.join(ROOT, "boards", board, "package.json")) as f:
             assert f.read() == deploy.board_package_json(board)
@@ -272,21 +278,9 @@ class FakeTransport:
 def test_mpremote_mip_installs_the_package_json(monkeypatch):
     from mpremote import mip
 
-    local_microdot = deploy.microdot_dir()
-
-    class Response(io.BytesIO):
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
     def offline(url):
-        # No network in tests: the pinned Microdot tag is served from the pip package.
-        prefix = deploy.MICRODOT_URL.split("%s")[0] + deploy.microdot_version() + "/"
-        assert url.startswith(prefix), url
-        with open(os.path.join(local_microdot, url.rsplit("/", 1)[1]), "rb") as f:
-            return Response(f.read())
+        # Every file is the repository's own: nothing is fetched from the network.
+        raise AssertionError("mip fetched %s" % url)
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     transport = FakeTransport()
@@ -303,8 +297,9 @@ def test_mpremote_mip_installs_the_package_json(monkeypatch):
     )
     with open(os.path.join(ROOT, "firmware", "hushgate", "panel.py"), "rb") as f:
         assert transport.files["/hushgate/panel.py"] == f.read()
-    with open(os.path.join(local_microdot, "microdot.py"), "rb") as f:
-        assert transport.files["/microdot/microdot.py"] == f.read()
+    with open(os.path.join(ROOT, "firmware", "hushgate", "http.py"), "rb") as f:
+        assert transport.files["/hushgate/http.py"] == f.read()
+    assert "/hushgate/httpcpython.py" not in transport.files
     with open(os.path.join(ROOT, "boards", "pico_w", "board.py"), "rb") as f:
         assert transport.files["/board.py"] == f.read()
     assert "/main.py" in transport.files

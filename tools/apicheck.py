@@ -85,9 +85,6 @@ BOARD_DIFFERENCES = {
         ("system", "getenv", "putenv", "unsetenv", "errno", "VfsPosix"),
     ),
 }
-# Modules the firmware ships next to hushgate/ (tools/build.py).
-SHIPPED = ("microdot",)
-MICRODOT_MODULES = ("__init__", "microdot", "helpers")
 
 # Runs inside MicroPython: prints what the VM has, one JSON document.
 PROBE = """
@@ -510,7 +507,7 @@ def stub_names(folder):
 
 def local_modules(roots):
     """Top-level module names the checked trees provide themselves."""
-    names = set(SHIPPED) | {"board"}
+    names = {"board"}
     for folder in roots:
         for entry in os.listdir(folder):
             path = os.path.join(folder, entry)
@@ -616,7 +613,6 @@ def run_mypy(
             "cache_dir = %s\n"
             "show_error_context = False\n"
             "no_error_summary = True\n"
-            "[mypy-microdot.*]\nignore_errors = True\n"
             % (typeshed, os.pathsep.join(mypy_path), os.path.join(cache, "mypy-" + target))
         )
     cmd = [sys.executable, "-m", "mypy", "--config-file", config, "--show-error-codes"]
@@ -631,7 +627,7 @@ def run_mypy(
             continue
         path = os.path.realpath(os.path.join(work, found["path"]))
         if path not in shown:
-            continue  # a stub, the shipped libraries, or the stand-in board module
+            continue  # a stub or the stand-in board module
         line = int(found["line"])
         if line in guarded.get(path, ()):
             continue
@@ -674,22 +670,6 @@ def python_files(folder):
             if name.endswith(".py") and name != "manifest.py":
                 found.append(os.path.join(base, name))
     return found
-
-
-def shipped_libraries(work):
-    """A folder holding the shipped third-party modules, for mypy to read."""
-    lib = os.path.join(work, "lib")
-    try:
-        import microdot
-    except ImportError:
-        return None
-    src = os.path.dirname(microdot.__file__)
-    os.makedirs(os.path.join(lib, "microdot"), exist_ok=True)
-    for name in MICRODOT_MODULES:
-        path = os.path.join(src, name + ".py")
-        if os.path.exists(path):
-            shutil.copy(path, os.path.join(lib, "microdot", name + ".py"))
-    return lib
 
 
 def class_names(paths):
@@ -768,11 +748,10 @@ def _check(root, verbose, stubs_cache, work_root):
         % (sum(1 for v in vm["modules"].values() if v), len(wanted)),
     )
 
-    lib = shipped_libraries(work_root)
     local = local_modules([firmware] + [f for f, _ in boards.values()])
-    own_classes = class_names([m.path for m in every] + (python_files(lib) if lib else []))
+    own_classes = class_names([m.path for m in every])
     defined = set()
-    for m in every + [Module(p, p) for p in (python_files(lib) if lib else [])]:
+    for m in every:
         defined |= m.defined_names()
     for package in STUB_PACKAGES.values():
         defined |= stub_names(installed_stubs(package, versions[package], stubs_cache))
@@ -830,8 +809,6 @@ def _check(root, verbose, stubs_cache, work_root):
         mypy_path = [firmware, board_path, stdlib_pkg]  # stdlib_pkg: its _mpy_shed
         if stub_dir:
             mypy_path.insert(0, stub_dir)
-        if lib:
-            mypy_path.append(lib)
         problems += run_mypy(
             target,
             files,

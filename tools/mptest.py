@@ -124,7 +124,7 @@ def main():
                 [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests")]
             )
         else:
-            # The firmware as the host board runs it (hushgate, microdot, board), then
+            # The firmware as the host board runs it (hushgate, board), then
             # the tests themselves, all compiled with mpy-cross.
             build.build("host", tmp)
             mpy_cross = build.mpy_cross()

@@ -1,6 +1,12 @@
-# Composition root: the board, then the app. Everything else lives in hushgate/.
+# Composition root: the board, the state folder, then the app. The config is loaded
+# before hushgate.app is imported (see hushgate/state.py).
 import board
 
-from hushgate import app
+from hushgate import state
 
-app.run(board)
+opts = board.options()
+loaded = state.load(opts)
+
+from hushgate import app  # noqa: E402  (after the config, on purpose)
+
+app.run(board, opts, loaded)

@@ -5,7 +5,7 @@ import asyncio
 import gc
 import sys
 
-from hushgate import calllog, config, gate, proxy, store, udp
+from hushgate import calllog, config, gate, panel, proxy, udp, web
 from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
 
 _RESOLVE_EVERY_S = const(300)
@@ -49,35 +49,17 @@ class App:
     # Tasks restarted more often than this are reported as failing on the web page.
     max_restarts = 20
 
-    def __init__(self, board, opts):
+    def __init__(self, board, opts, loaded):
         self.board = board
         self.opts = opts
         self._uptime_at = ticks_ms()
         self._uptime_ms = 0
-        self.store = store.Store(opts["state"])
-        storage = self.store.storage
-        first_boot = storage.read(store.FILE) is None
-        first_boot = first_boot and storage.read(store.FILE + ".bak") is None
-        cfg, problems = self.store.load()
-        for key in ("ata", "provider"):
-            if opts.get(key):
-                cfg[key] = opts[key]
-        if first_boot:
-            # A new state folder gets a config.json to edit, with the command line's
-            # addresses in it; that is a start, not a problem to show on the LED.
-            log("config: new %s/config.json with the defaults" % opts["state"])
-            cfg = self.store.save(cfg)
-            problems = []
-        config.release()  # the validation code is needed again only to save
-        self.config_problems = problems
-        for problem in problems:
-            log("config: %s" % problem)
-        self.config = cfg
+        self.store, self.config, self.config_problems = loaded
         self.clock = board.clock  # utc() -> int, or None until NTP answered
         last_reset = getattr(board, "last_reset", None)
         self.last_reset = last_reset() if last_reset else None  # readable once
         self.log = _ConsoleCallLog(self.store)
-        self.gate = gate.Gate(cfg, self.log, self.clock)
+        self.gate = gate.Gate(self.config, self.log, self.clock)
         me = opts["listen"]
         self.proxy = proxy.Proxy(me, self.gate)
         self.endpoint = None
@@ -174,17 +156,13 @@ class App:
             await asyncio.sleep(_COUNTERS_CHECK_S)
             self.log.tick(ticks_ms())
 
-    async def web(self):
-        from hushgate import web
-
+    async def serve_web(self):
         host, port = self.opts["web"]
         server = web.make_app(self)
         log("web: http://%s:%d/" % (host, port))
         await server.start_server(host=host, port=port)
 
-    async def panel(self):
-        from hushgate import panel
-
+    async def run_panel(self):
         await panel.run(self)
 
     # -- supervision ---------------------------------------------------------------
@@ -227,8 +205,8 @@ class App:
         self.start("sip", self.sip_loop)
         self.start("resolver", self.resolver)
         self.start("counters", self.counters)
-        self.start("web", self.web)
-        self.start("panel", self.panel)
+        self.start("web", self.serve_web)
+        self.start("panel", self.run_panel)
         commands = getattr(board, "commands", None)  # the host board's console
         if commands is not None:
             commands[b"m"] = self.log_mem
@@ -268,9 +246,9 @@ class App:
         log("hushgate: stopped")
 
 
-def run(board):
-    opts = board.options()
-    app = App(board, opts)
+def run(board, opts, loaded):
+    """Serve until Ctrl-C; loaded is hushgate.state.load(opts)."""
+    app = App(board, opts, loaded)
     try:
         asyncio.run(app.main())
     except KeyboardInterrupt:

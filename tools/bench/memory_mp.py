@@ -13,6 +13,7 @@ PHASE_MODULES = (
     "hushgate.limiter",
     "hushgate.config",
     "hushgate.store",
+    "hushgate.state",
     "hushgate.tz",
     "hushgate.calllog",
     "hushgate.gate",

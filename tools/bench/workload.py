@@ -76,9 +76,13 @@ def start(state):
         os.mkdir(state)
     except OSError:
         pass
-    from hushgate import app as app_module  # imported here: the bench counts its cost
+    # Imported here, as main.py does it: the bench counts their cost.
+    from hushgate import state
 
-    app = app_module.App(_Board(), opts)
+    loaded = state.load(opts)
+    from hushgate import app as app_module
+
+    app = app_module.App(_Board(), opts, loaded)
     app.proxy.me = _ME
     app.proxy.ata = ("192.0.2.60", 5060)
     app.proxy.provider = _PROVIDER

@@ -1,11 +1,20 @@
 # Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
 import gc
 
-from hushgate.compat import ticks_add
+from hushgate.compat import ticks_add, ticks_diff
 from hushgate.config import network
 from hushgate.limiter import Limiter
 
 T0 = 123456
+
+
+def banned(lim, now_ms):
+    """The addresses lim refuses as banned at now_ms (its table read directly)."""
+    return [
+        ip
+        for ip, i in lim._slot.items()
+        if lim._tokens[i] == -2 and 0 <= ticks_diff(now_ms, lim._seen[i]) < lim.ban_ms
+    ]
 
 
 def _heap_lock():
@@ -23,11 +32,11 @@ def test_burst_then_refused_then_banned():
     results = [lim.admit("203.0.113.9", T0) for _ in range(7)]
     assert results == [True] * 5 + [False, False]
     assert lim.bans == 1 and lim.refused == 2
-    assert lim.banned(T0) == ["203.0.113.9"]
+    assert banned(lim, T0) == ["203.0.113.9"]
     # Still banned a little before the end, even though the bucket refilled.
     assert not lim.admit("203.0.113.9", ticks_add(T0, 59999))
     assert lim.admit("203.0.113.9", ticks_add(T0, 60000))
-    assert lim.banned(ticks_add(T0, 60000)) == []
+    assert banned(lim, ticks_add(T0, 60000)) == []
 
 
 def test_steady_rate_within_limit_is_never_refused():
@@ -51,7 +60,7 @@ def test_other_sources_unaffected_by_a_ban():
     for _ in range(5):
         lim.admit("203.0.113.9", T0)
     assert lim.admit("203.0.113.10", T0)
-    assert lim.banned(T0) == ["203.0.113.9"]
+    assert banned(lim, T0) == ["203.0.113.9"]
 
 
 def test_provider_is_never_banned():
@@ -65,7 +74,7 @@ def test_exempting_lifts_an_existing_ban():
     lim = Limiter(size=8, burst=1, per_second=1, ban_ms=60000)
     lim.admit("192.0.2.10", T0)
     lim.admit("192.0.2.10", T0)
-    assert "192.0.2.10" in lim.banned(T0)
+    assert "192.0.2.10" in banned(lim, T0)
     lim.exempt(["192.0.2.10"])
     assert lim.admit("192.0.2.10", T0)
 
@@ -94,7 +103,7 @@ def test_eviction_spares_banned_sources_while_others_remain():
     lim.admit("203.0.113.1", T0)  # banned, and the oldest
     for k in range(20):
         lim.admit("198.51.100.%d" % k, ticks_add(T0, 1 + k))
-    assert "203.0.113.1" in lim.banned(ticks_add(T0, 100))
+    assert "203.0.113.1" in banned(lim, ticks_add(T0, 100))
     assert len(lim._slot) == 3
 
 

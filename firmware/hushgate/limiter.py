@@ -35,7 +35,7 @@ class Limiter:
     # What the gate sets; exempt() and the gate replace these objects, never
     # change them in place, so class-level values are safe.
     trusted = ()  # (net, mask) pairs, from config.network()
-    _exempt = {}
+    _exempt = ()  # exempt() makes it a dict
     _tokens = None
 
     def configure(self, size=None, burst=None, per_second=None, ban_ms=None):
@@ -57,6 +57,8 @@ class Limiter:
         # Beyond this many ms of silence a bucket is full again; below it the
         # refill product stays a small int (no long ints on a 32-bit board).
         self._full_ms = self._cap // self.per_second + 1
+        self._shared_cap = self.shared_burst * _TOKEN
+        self._shared_full_ms = self._shared_cap // self.shared_per_second + 1
         size = self.size
         if self._tokens is None or len(self._tokens) != size + 1:
             self._slot = {}  # ip -> slot
@@ -81,73 +83,76 @@ class Limiter:
                 self._tokens[i] = _FREE
         self._exempt = exempt
 
-    def banned(self, now_ms):
-        """Addresses banned now (for the web page and tests)."""
-        out = []
-        for ip, i in self._slot.items():
-            if self._tokens[i] == _BANNED and 0 <= ticks_diff(now_ms, self._seen[i]) < self.ban_ms:
-                out.append(ip)
-        return out
-
+    # admit() keeps to six locals and short expressions: a MicroPython function
+    # whose frame (locals + value stack) outgrows about ten slots gets it from the
+    # heap on every call, which is both an allocation and slow.
     def admit(self, ip, now_ms):
         """True to let the datagram through. Allocates nothing when it says no."""
         if ip in self._exempt:
             return True
         i = self._slot.get(ip)
-        table = self._tokens
-        seen = self._seen
-        tokens = 0
-        if i is not None:
-            tokens = table[i]
-            if tokens == _TRUSTED:
-                return True
-            if tokens == _BANNED:
-                if 0 <= ticks_diff(now_ms, seen[i]) < self.ban_ms:
-                    self.refused += 1
-                    return False
-                seen[i] = now_ms  # the ban is over: a full bucket again
-            # This source's bucket.
-            elapsed = ticks_diff(now_ms, seen[i])
-            seen[i] = now_ms
-            if tokens < 0 or elapsed < 0 or elapsed >= self._full_ms:
-                tokens = self._cap
-            else:
-                tokens += elapsed * self.per_second
-                if tokens > self._cap:
-                    tokens = self._cap
-            if tokens < _TOKEN:
-                table[i] = tokens
-                if self.ban_ms > 0:
-                    table[i] = _BANNED
-                    self.bans += 1
+        if i is None:
+            if not self._take_shared(now_ms):
                 self.refused += 1
                 return False
-        # The shared bucket of every untrusted source, in the tables' last cell.
-        size = self.size
-        cap = self.shared_burst * _TOKEN
-        elapsed = ticks_diff(now_ms, seen[size])
-        seen[size] = now_ms
-        shared = table[size]
-        if elapsed < 0 or elapsed > cap // self.shared_per_second:
-            shared = cap
+            self._insert(ip, now_ms)
+            return True
+        tokens = self._tokens[i]
+        if tokens == _TRUSTED:
+            return True
+        elapsed = ticks_diff(now_ms, self._seen[i])
+        if tokens == _BANNED:
+            if 0 <= elapsed < self.ban_ms:
+                self.refused += 1
+                return False
+            # The ban is over: a full bucket again (tokens < 0 below).
+        # This source's bucket.
+        self._seen[i] = now_ms
+        if tokens < 0 or elapsed < 0 or elapsed >= self._full_ms:
+            tokens = self._cap
         else:
-            shared += elapsed * self.shared_per_second
-            if shared > cap:
-                shared = cap
-        if shared < _TOKEN:
-            table[size] = shared
-            if i is not None:
-                table[i] = tokens
+            tokens += elapsed * self.per_second
+            if tokens > self._cap:
+                tokens = self._cap
+        if tokens < _TOKEN:
+            self._tokens[i] = tokens
+            if self.ban_ms > 0:
+                self._tokens[i] = _BANNED
+                self.bans += 1
             self.refused += 1
             return False
-        table[size] = shared - _TOKEN
-        if i is not None:
-            table[i] = tokens - _TOKEN
-            return True
+        if not self._take_shared(now_ms):
+            self._tokens[i] = tokens
+            self.refused += 1
+            return False
+        self._tokens[i] = tokens - _TOKEN
+        return True
+
+    def _take_shared(self, now_ms):
+        # One token from the shared bucket of every untrusted source, kept in the
+        # tables' last cell; False when it is empty.
+        size = self.size
+        elapsed = ticks_diff(now_ms, self._seen[size])
+        self._seen[size] = now_ms
+        tokens = self._tokens[size]
+        if elapsed < 0 or elapsed >= self._shared_full_ms:
+            tokens = self._shared_cap
+        else:
+            tokens += elapsed * self.shared_per_second
+            if tokens > self._shared_cap:
+                tokens = self._shared_cap
+        if tokens < _TOKEN:
+            self._tokens[size] = tokens
+            return False
+        self._tokens[size] = tokens - _TOKEN
+        return True
+
+    def _insert(self, ip, now_ms):
         # A new source takes a free slot, else the least recently seen source that
         # is not banned, else the ban that started first (it ends soonest).
         slots = self._slot
-        if len(slots) < size:
+        table = self._tokens
+        if len(slots) < self.size:
             i = 0
             while table[i] != _FREE:
                 i += 1
@@ -156,7 +161,7 @@ class Limiter:
             best_banned = True
             for key in slots:
                 j = slots[key]
-                age = ticks_diff(now_ms, seen[j])
+                age = ticks_diff(now_ms, self._seen[j])
                 banned = table[j] == _BANNED and 0 <= age < self.ban_ms
                 if age < 0:
                     age = 1 << 29  # wrapped: older than anything
@@ -164,9 +169,8 @@ class Limiter:
                     i, old, best_age, best_banned = j, key, age, banned
             del slots[old]
         slots[ip] = i
-        seen[i] = now_ms
+        self._seen[i] = now_ms
         if self.trusted and in_networks(ip, self.trusted):
             table[i] = _TRUSTED
         else:
             table[i] = self._cap - _TOKEN
-        return True

@@ -15,12 +15,11 @@ class FileStorage:
     """Files in one folder; the only place that touches the file system."""
 
     def __init__(self, folder):
-        folder = folder.rstrip("/") or "/"
+        self.folder = folder.rstrip("/") + "/"  # a file's name is appended to this
         try:
-            os.mkdir(folder)
+            os.mkdir(self.folder[:-1] or "/")
         except OSError:
             pass
-        self.folder = folder.rstrip("/") + "/"  # a file's name is appended to this
 
     def read(self, name):
         try:

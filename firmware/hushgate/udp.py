@@ -5,7 +5,6 @@
 # struct sockaddr_in as bytes, and wants one back for bind/sendto. Conversions are
 # cached in small bounded dicts so a known peer costs a dict look-up, not an
 # allocation, on every datagram.
-import gc
 import socket
 
 try:
@@ -49,8 +48,9 @@ def address_to_sockaddr(address):
 class AddressCache:
     """Maps the socket's address shape to (ip, port) and back, bounded.
 
-    When full it starts over: a flood from many sources then costs one conversion
-    per datagram, never unbounded memory.
+    When full it keeps what it has and converts other peers afresh each time: a
+    flood from many sources then costs short-lived garbage, not a churn of
+    long-lived entries scattered over (and fragmenting) the heap.
     """
 
     size = 64
@@ -67,9 +67,8 @@ class AddressCache:
         cached = self._to_address.get(peer)
         if cached is None:
             cached = sockaddr_to_address(peer)
-            if len(self._to_address) >= self.size:
-                self._to_address.clear()
-            self._to_address[peer] = cached
+            if len(self._to_address) < self.size:
+                self._to_address[peer] = cached
         return cached
 
     def peer(self, address):
@@ -78,9 +77,8 @@ class AddressCache:
         cached = self._to_socket.get(address)
         if cached is None:
             cached = address_to_sockaddr(address)
-            if len(self._to_socket) >= self.size:
-                self._to_socket.clear()
-            self._to_socket[address] = cached
+            if len(self._to_socket) < self.size:
+                self._to_socket[address] = cached
         return cached
 
 
@@ -144,21 +142,15 @@ class Endpoint:
                 self._credit = 0
                 continue
             except MemoryError:
-                # A fragmented heap had no such block: collect and retry; if there is
-                # still none, take the datagram off the queue in a small read and
+                # No free max_size block even after the collection the allocator
+                # itself ran: take the datagram off the queue in a small read and
                 # count it, so one datagram can never wedge the loop.
                 self.low_memory += 1
-                gc.collect()
                 try:
-                    data, peer = self.sock.recvfrom(self.max_size + 1)
-                except MemoryError:
-                    try:
-                        self.sock.recvfrom(_DISCARD)
-                    except (OSError, MemoryError):
-                        pass
-                    continue
-                except OSError:
-                    continue
+                    self.sock.recvfrom(_DISCARD)
+                except (OSError, MemoryError):
+                    pass
+                continue
             if len(data) > self.max_size:
                 self.oversize += 1
                 continue

@@ -85,7 +85,11 @@ class App:
 
     def log_mem(self):
         m = self.mem()
-        log("mem: alloc=%d free=%d" % (m["alloc"], m["free"]))
+        ep = self.endpoint
+        log(
+            "mem: alloc=%d free=%d low_memory_drops=%d"
+            % (m["alloc"], m["free"], ep.low_memory if ep else 0)
+        )
 
     def apply(self, cfg):
         """A config becomes live once saved; raises ValueError listing its mistakes."""

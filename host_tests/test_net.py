@@ -202,15 +202,40 @@ class FakeNic:
         return self.polls > self.up_after
 
 
+def registry():
+    """hushgate.config's tables that Board.options() registers the board's settings in.
+
+    A test that registers them hands this to restore() when it ends (try/finally: the
+    file also runs under MicroPython, without pytest's fixtures), so the keys do not
+    leak into the tests that come after it (the settings form's, above all)."""
+    from hushgate import config
+
+    return list(config.KEYS), dict(config.DEFAULTS), dict(config.EXTRA_CHECKS)
+
+
+def restore(saved):
+    from hushgate import config
+
+    # in place: hushgate.configfile holds the same list and dicts
+    config.KEYS[:] = saved[0]
+    for table, before in ((config.DEFAULTS, saved[1]), (config.EXTRA_CHECKS, saved[2])):
+        table.clear()
+        table.update(before)
+
+
 def test_bring_up_waits_for_address_and_applies_static():
-    nic = FakeNic(up_after=2)
-    config = {"net_address": "192.168.1.77/24", "net_gateway": "192.168.1.1"}
-    b = board(nic)
-    assert asyncio.run(b.network_up(config)) == "192.168.1.77"
-    assert nic.active_calls == [True]
-    assert nic.configured == ("192.168.1.77", "255.255.255.0", "192.168.1.1", "192.168.1.1")
-    assert b.options()["listen"] == ("192.168.1.77", 5060)
-    assert b.online() == "192.168.1.77"
+    saved = registry()
+    try:
+        nic = FakeNic(up_after=2)
+        config = {"net_address": "192.168.1.77/24", "net_gateway": "192.168.1.1"}
+        b = board(nic)
+        assert asyncio.run(b.network_up(config)) == "192.168.1.77"
+        assert nic.active_calls == [True]
+        assert nic.configured == ("192.168.1.77", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+        assert b.options()["listen"] == ("192.168.1.77", 5060)
+        assert b.online() == "192.168.1.77"
+    finally:
+        restore(saved)
 
 
 def test_bring_up_gives_up_with_none():
@@ -244,10 +269,21 @@ def test_wifi_without_ssid_says_so():
 def test_board_settings_are_checked_with_the_config():
     from hushgate import config
 
-    b = board(state_dir=_fresh_dir())
-    b.options()
-    b._opts = None
-    b.options()  # twice is harmless: a restarted app registers again
+    saved = registry()
+    try:
+        b = board(state_dir=_fresh_dir())
+        b.options()
+        b._opts = None
+        b.options()  # twice is harmless: a restarted app registers again
+        check_board_settings(config)
+    finally:
+        restore(saved)
+
+
+def check_board_settings(config):
+    # every default the board registers passes its own check
+    cfg, errors = config.validate({})
+    assert errors == [] and cfg["net_address"] == "dhcp" and cfg["wifi_ssid"] == ""
     cfg, errors = config.validate(
         {
             "net_address": "192.168.1.50/24",
@@ -262,11 +298,19 @@ def test_board_settings_are_checked_with_the_config():
     assert cfg["hostname"] == "hushgate"
     assert cfg["ntp_server"] == "pool.ntp.org"
     assert net.static_address(cfg)[0] == "192.168.1.50"
+    # an empty setting (the settings form's empty field) means its default
+    cfg, errors = config.validate({"hostname": "", "ntp_server": "", "net_address": ""})
+    assert errors == []
+    assert (cfg["hostname"], cfg["ntp_server"], cfg["net_address"]) == (
+        "hushgate",
+        "pool.ntp.org",
+        "dhcp",
+    )
     cfg, errors = config.validate(
         {
             "net_address": "192.168.1.500/24",
             "net_dns": "x",
-            "hostname": "",
+            "hostname": "h" * 33,
             "wifi_country": "DEU",
             "ntp_server": "n" * 65,
             "wifi_ssid": 5,
@@ -285,7 +329,7 @@ def test_board_settings_are_checked_with_the_config():
         'net_address: "192.168.1.500/24" is not "dhcp" or an address like 192.168.1.50/24'
     )
     assert errors[1] == "net_dns: 'x' is not an IPv4 address (or empty)"
-    assert errors[2] == "hostname: '' is not a text of up to 32 characters"
+    assert errors[2] == "hostname: %r is not a text of up to 32 characters" % ("h" * 33)
     assert errors[3].endswith("... is not a text of up to 64 characters")
     assert errors[4] == "wifi_ssid: 5 is not a text of up to 32 characters"
     assert errors[5] == "wifi_country: 'DEU' is not a two-letter country code (or empty)"

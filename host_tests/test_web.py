@@ -214,11 +214,37 @@ def quote(text):
     return "".join(out)
 
 
+def registry():
+    """hushgate.config's tables of keys, defaults and extra checks, for restore():
+    a test that registers keys (config.register, net.Board.options) gives them back
+    when it ends (try/finally: these files also run under MicroPython, without
+    pytest's fixtures), or every later settings form would have its fields."""
+    return list(config.KEYS), dict(config.DEFAULTS), dict(config.EXTRA_CHECKS)
+
+
+def restore(saved):
+    # in place: hushgate.configfile holds the same list and dicts
+    config.KEYS[:] = saved[0]
+    for table, before in ((config.DEFAULTS, saved[1]), (config.EXTRA_CHECKS, saved[2])):
+        table.clear()
+        table.update(before)
+
+
 def new_app():
     ctx = Ctx()
     server = web.make_app(ctx)
     server.keep_loaded_s = 0
+    # The server's clock (sessions, the password slow-down) stands still unless a test
+    # moves it (app._ms += ...): on the real one, a slow run (a long gc.collect() after
+    # each request in a big test process) crossed a second between the 3rd wrong
+    # password and the 4th try, which a 1 s slow-down counted in whole seconds let in.
+    server.ticks_ms = _still
+    server._last = _still()
     return ctx, server, Client(server)
+
+
+def _still():
+    return 0
 
 
 def form(**fields):

@@ -110,10 +110,24 @@ def check(ctx, app, data):
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _kept_loaded(app):
+    """The app with its server and pages left imported between requests, as on the
+    box within keep_loaded_s. new_app() unloads them after every request (unloading is
+    tested in test_web_limits): each example then re-imported (compiled) the modules
+    and ran gc.collect(), which in a full test process is ~0.1 s, a minute a test."""
+    app.unload = _nothing
+    return app
+
+
+def _nothing():
+    pass
+
+
 @FAST
 @given(data=request)
 def test_any_request_before_the_password_is_set(data):
     ctx, app, client = new_app()
+    _kept_loaded(app)
     app.auth.rounds = 1
     check(ctx, app, data)
 
@@ -126,7 +140,7 @@ def _logged_in_app():
     # one app for all examples: setting it up costs more than an example
     if not _STATE:
         ctx, app, client, token = logged_in()
-        _STATE["app"] = (ctx, app)
+        _STATE["app"] = (ctx, _kept_loaded(app))
     return _STATE["app"]
 
 

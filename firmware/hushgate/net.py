@@ -53,6 +53,10 @@ def static_address(config):
 def _check_setting(key, value, errors):
     # config.json's check of the board's own settings (Board.options() registers it
     # for each of them): appends a message naming key and value, keeps the value.
+    # Empty means the default (what network_up and ntp use for it anyway): the
+    # settings form sends every field, and one left empty must not stop a save.
+    if value == "":
+        return _config.DEFAULTS.get(key, "")
     if key == "net_address":
         try:
             static_address({key: str(value), "net_gateway": "0.0.0.0"})
@@ -61,15 +65,14 @@ def _check_setting(key, value, errors):
         return value
     if key == "net_gateway" or key == "net_dns":
         what = "an IPv4 address (or empty)"
-        ok = value == "" or isinstance(value, str) and _config.ipv4(value) is not None
+        ok = isinstance(value, str) and _config.ipv4(value) is not None
     elif key == "wifi_country":
         what = "a two-letter country code (or empty)"
-        ok = value == "" or isinstance(value, str) and len(value) == 2 and value.isalpha()
+        ok = isinstance(value, str) and len(value) == 2 and value.isalpha()
     else:  # hostname, ntp_server, wifi_ssid, wifi_password: texts
         longest = 32 if key == "hostname" or key == "wifi_ssid" else 64
         what = "a text of up to %d characters" % longest
         ok = isinstance(value, str) and len(value) <= longest
-        ok = ok and (value != "" or key[:5] == "wifi_")
     if not ok:
         shown = repr(value)
         if len(shown) > 40:

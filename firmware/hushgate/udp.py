@@ -17,7 +17,6 @@ from hushgate.compat import const
 _AF_INET = const(2)
 _SOCKADDR_LEN = const(16)
 _DISCARD = const(16)  # bytes read to drop a datagram when the heap is too tight
-_MSG_PEEK = const(2)  # Linux's value; only the unix port (no recvfrom_into) peeks
 
 
 def sockaddr_to_address(raw):
@@ -98,7 +97,6 @@ class Endpoint:
     """A bound UDP socket awaited through asyncio's I/O queue."""
 
     max_size = 4096  # the parser's limit; one more byte tells an oversize datagram
-    typical_size = 1472  # a full Ethernet frame's UDP payload
     # Datagrams read per wake-up before the other tasks get a turn. Waking through
     # the event loop costs more than reading, so a flood is drained in bursts.
     burst = 16
@@ -136,16 +134,9 @@ class Endpoint:
                     n, peer = self._readinto(self._buf)
                     data = self._view[:n]
                 else:
-                    # recvfrom needs its whole buffer as one free block for a moment
-                    # (the result shrinks to the datagram's size at once). A heap
-                    # fragmented by a flood has 1.5 KB blocks long after it has no
-                    # 4 KB ones, so peek with the size nearly every datagram has,
-                    # and read the full size only for the rare larger one.
-                    data, peer = self.sock.recvfrom(self.typical_size + 1, _MSG_PEEK)
-                    if len(data) <= self.typical_size:
-                        self.sock.recvfrom(1)  # dequeue it (UDP drops the rest)
-                    else:
-                        data, peer = self.sock.recvfrom(self.max_size + 1)
+                    # recvfrom needs max_size + 1 contiguous bytes for a moment (the
+                    # result shrinks to the datagram's size at once).
+                    data, peer = self.sock.recvfrom(self.max_size + 1)
             except OSError:
                 # Nothing queued (EAGAIN), or an ICMP error reported on this read.
                 self._credit = 0

@@ -163,7 +163,7 @@ class App:
     async def serve_web(self):
         host, port = self.opts["web"]
         server = web.make_app(self)
-        log("web: http://%s:%d/" % (host, port))
+        log("web: open http://%s:%d/ in a browser" % (host, port))
         await server.start_server(host=host, port=port)
 
     async def run_panel(self):
@@ -196,12 +196,13 @@ class App:
         self.endpoint = udp.Endpoint(self.opts["listen"])
         self.proxy.me = self.opts["listen"]
         self._set_ata()
+        listen = self.opts["listen"]
         log(
-            "hushgate on %s: SIP %s:%d, ATA %s, provider %s"
+            "hushgate on %s: SIP %s:%d (the ATA's outbound proxy), ATA %s, provider %s"
             % (
                 getattr(board, "NAME", "?"),
-                self.opts["listen"][0],
-                self.opts["listen"][1],
+                listen[0],
+                listen[1],
                 self.config.get("ata") or "(not set)",
                 self.config.get("provider") or "(not set)",
             )

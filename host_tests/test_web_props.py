@@ -185,7 +185,7 @@ settings_fields = st.dictionaries(
             "trusted",
             "rate_burst",
             "qn",
-            "q0d",
+            "q0Mon",
             "q0s",
             "q0e",
             "block_anonymous",

@@ -41,10 +41,16 @@ def settings_form(token, **changes):
         "sources_tracked": "64",
         "call_log_size": "50",
         "qn": "3",
-        "q0d": ["Mon", "Tue", "Wed", "Thu", "Fri"],
+        # a ticked day's box: q<window><day> (an empty list leaves it out)
+        "q0Mon": "on",
+        "q0Tue": "on",
+        "q0Wed": "on",
+        "q0Thu": "on",
+        "q0Fri": "on",
         "q0s": "22:00",
         "q0e": "07:00",
-        "q1d": ["Sat", "Sun"],
+        "q1Sat": "on",
+        "q1Sun": "on",
         "q1s": "23:00",
         "q1e": "09:00",
     }
@@ -59,10 +65,10 @@ def test_settings_form_has_every_config_key():
         if key == "version":
             continue
         if key == "quiet_hours":
-            assert "name=q0d value=Mon>" in text and "name=q1s" in text
+            assert "name=q0Mon>Mon</label>" in text and "name=q1s" in text
         else:
-            assert 'name="%s"' % key in text, key
-    assert 'id="tzpick"' in text and "CET-1CEST,M3.5.0,M10.5.0/3" in text
+            assert "name=%s " % key in text or "name=%s>" % key in text, key
+    assert "id=tzpick" in text and "CET-1CEST,M3.5.0,M10.5.0/3" in text
     assert 'action="/upload"' in text and 'href="/config.json"' in text
 
 
@@ -86,11 +92,13 @@ def test_settings_saved_when_valid():
     ]
     assert ctx.store.load()[0] == cfg
     text = get(client, "/settings").text
-    assert "name=q0d value=Fri checked" in text and "name=q0d value=Sat>" in text
-    assert "name=q1d value=Sun checked" in text and 'value="23:00"' in text
+    assert "name=q0Fri checked>" in text and "name=q0Sat>" in text
+    assert "name=q1Sun checked>" in text and "value=23:00>" in text
     # ticking nothing for a window removes it; an empty ata means "not set"
     res = post_form(
-        client, "/settings", settings_form(token, q1d=[], q1s="", q1e="", ata="", tzpick="UTC0")
+        client,
+        "/settings",
+        settings_form(token, q1Sat=[], q1Sun=[], q1s="", q1e="", ata="", tzpick="UTC0"),
     )
     assert res.status_code == 303
     assert len(ctx.config["quiet_hours"]) == 1 and ctx.config["ata"] is None
@@ -110,13 +118,13 @@ def test_settings_errors_shown_by_the_field_with_input_kept_and_nothing_saved():
     assert res.status_code == 400
     text = res.text
     assert "Nothing was saved" in text
-    assert 'value="25:00"' in text and 'value="abc"' in text and "not a number</textarea>" in text
+    assert "value=25:00>" in text and "value=abc>" in text and "not a number</textarea>" in text
     assert "quiet_hours[0].start" in text and "repeat_call_minutes" in text and "vip[1]" in text
     # each message sits after its own field
-    assert text.index("repeat_call_minutes:") > text.index('name="repeat_call_minutes"')
-    assert text.index("repeat_call_minutes:") < text.index('name="block"')
-    assert text.index("vip[1]") > text.index('name="vip"') and text.index("vip[1]") < text.index(
-        'name="repeat_call_minutes"'
+    assert text.index("repeat_call_minutes:") > text.index("name=repeat_call_minutes ")
+    assert text.index("repeat_call_minutes:") < text.index("name=block>")
+    assert text.index("vip[1]") > text.index("name=vip>") and text.index("vip[1]") < text.index(
+        "name=repeat_call_minutes "
     )
     assert json.dumps(ctx.config) == before and ctx.applied == []
     assert ctx.store.storage.read("config.json") == before_file
@@ -175,8 +183,24 @@ def test_change_password():
     assert get(client, "/").status_code == 200
 
 
-def test_every_page_with_its_css_fits_16_kb():
-    ctx, app, client, token = logged_in()
+# The longest values a board's own settings (net.Board.options()) may hold, as
+# net._check_setting allows them: '"' is what escaping lengthens most (&quot;).
+BOARD_WORST = {
+    "net_address": "255.255.255.255/32",
+    "net_gateway": "255.255.255.255",
+    "net_dns": "255.255.255.255",
+    "hostname": '"' * 32,
+    "ntp_server": '"' * 64,
+    "wifi_ssid": '"' * 32,
+    "wifi_password": '"' * 64,
+    "wifi_country": "FR",
+}
+
+
+def worst_sizes(ctx, client, token, board=None):
+    """Every page's size with its CSS and script, in the worst case: a full call log
+    of the longest escaped numbers and names, ten quiet windows, 100 VIP and 100
+    blocked numbers, and `board` (the board's settings) at their longest."""
     worst = '"' * ctx.log.max_name
     for _ in range(ctx.log.size):
         record(ctx, "<" * ctx.log.max_number, worst, "blocked", 1, 603, "&" * 80)
@@ -185,19 +209,47 @@ def test_every_page_with_its_css_fits_16_kb():
     cfg["quiet_hours"] = [{"days": "Mon-Sun", "start": "22:00", "end": "07:00"}] * 10
     cfg["vip"] = ["0612345678"] * 100
     cfg["block"] = ["0033147310370*"] * 100
+    cfg.update(board or {})
     ctx.config, errors = config.validate(cfg)
-    assert not errors
+    assert not errors, errors
+    for key, value in (board or {}).items():
+        assert ctx.config[key] == value, key
     sizes = {}
     for path in ("/", "/calls", "/calls?page=1", "/settings"):
         sizes[path] = len(get(client, path).body) + css
     # the settings page full of errors, all input kept
-    res = post_form(client, "/settings", settings_form(token, q0s="99:99", vip="x\n" * 100))
+    changes = dict(board or {})
+    changes.update(q0s="99:99", vip="x\n" * 100)
+    res = post_form(client, "/settings", settings_form(token, **changes))
+    assert res.status_code == 400 and "Nothing was saved" in res.text
     sizes["/settings (errors)"] = len(res.body) + css
     client.cookies = {}
     sizes["/login"] = len(get(client, "/login").body) + css
+    return sizes
+
+
+def test_every_page_with_its_css_fits_16_kb():
+    ctx, app, client, token = logged_in()
+    sizes = worst_sizes(ctx, client, token)
     for path, size in sizes.items():
         assert size <= PAGE_LIMIT, (path, size)
     assert sizes["/calls"] > 8 * 1024  # the worst case really was rendered
+
+
+def test_settings_page_of_a_board_fits_16_kb():
+    # A real board registers its own keys (net.Board.options(): address, host name,
+    # NTP, Wi-Fi) and the form shows them too: the worst case has them at their longest.
+    from hushgate import net
+
+    saved = registry()
+    try:
+        ctx, app, client, token = logged_in()
+        net.Board("x", None, led_pin=2, button_pin=0, state_dir=ctx.state_dir).options()
+        sizes = worst_sizes(ctx, client, token, BOARD_WORST)
+        for path in ("/settings", "/settings (errors)"):
+            assert sizes[path] <= PAGE_LIMIT, (path, sizes[path])
+    finally:
+        restore(saved)
 
 
 def test_multipart_parser():
@@ -250,8 +302,8 @@ def test_keys_other_modules_register_get_fields():
         ctx, app, client, token = logged_in()
         ctx.config = config.validate({})[0]
         text = get(client, "/settings").text
-        assert '<input type="password" id="wifi_password" name="wifi_password" value="">' in text
-        assert 'name="mystery_setting" value="abc"' in text
+        assert '<input type=password name=wifi_password value="">' in text
+        assert "<input name=mystery_setting value=abc></label>" in text
         body = settings_form(token, wifi_password=" secret with spaces ", mystery_setting="")
         res = post_form(client, "/settings", body)
         assert res.status_code == 303, res.text
@@ -272,8 +324,8 @@ def test_settings_save_on_a_board_whose_settings_joined_the_config():
         net.Board("x", None, led_pin=2, button_pin=0, state_dir=ctx.state_dir).options()
         ctx.config = config.validate(ctx.config)[0]  # as the app loads config.json
         text = get(client, "/settings").text
-        assert 'name="hostname" value="hushgate"' in text
-        assert 'name="ntp_server" value="pool.ntp.org"' in text
+        assert "name=hostname value=hushgate>" in text
+        assert "name=ntp_server value=pool.ntp.org>" in text
         board = {"net_address": "dhcp", "hostname": "hushgate", "ntp_server": "pool.ntp.org"}
         res = post_form(client, "/settings", settings_form(token, **board))
         assert res.status_code == 303, res.text

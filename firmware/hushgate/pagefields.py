@@ -35,8 +35,8 @@ FIELDS = """
 ata|ATA address|opt|host:port of the phone adapter
 provider|Provider's SIP server|opt|host:port, a name or an address
 timezone|Time zone|tz|
-quiet_hours|Quiet hours|windows|A window may cross midnight (22:00 to 07:00); \
-the days are those it starts on. Untick all and clear the times to remove one.
+quiet_hours|Quiet hours|windows|A window may cross midnight (22:00 to 07:00), \
+on the days it starts. To remove one, untick all and clear the times.
 quiet_answer|While quiet, callers hear|choice|
 vip|Always ring (VIP numbers)|lines|One per line; end with * for a prefix.
 repeat_call_minutes|Repeat call rings through within (minutes)|int|0: off

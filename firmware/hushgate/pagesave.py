@@ -152,19 +152,17 @@ def windows_from_form(req, current, max_rows):
     except ValueError:
         rows = 0
     windows = []
+    form = req.form()
     for i in range(rows):
         key = "q%d" % i
-        days = req.form().get(key + "d") or []
-        if not isinstance(days, list):
-            days = [days]
+        chosen = set()
+        for d in range(7):
+            if key + DAYS[d] in form:  # a ticked day's box: q0Mon
+                chosen.add(d)
         start = req.field(key + "s").strip()
         end = req.field(key + "e").strip()
-        if not (days or start or end):
+        if not (chosen or start or end):
             continue
-        chosen = set()
-        for d in days:
-            if d in DAYS:
-                chosen.add(DAYS.index(d))
         windows.append({"days": day_text(chosen), "start": start, "end": end})
     if isinstance(current, list):
         windows.extend(current[rows:])

@@ -64,87 +64,102 @@ def _day(word):
 def field_errors(errors, key, shown=5):
     messages = errors.get(key, ())
     for text in messages[:shown]:
-        yield '<div class="err">%s</div>' % esc(text)
+        yield "<div class=err>%s</div>" % esc(text)
     if len(messages) > shown:
-        yield '<div class="err">and %d more like these</div>' % (len(messages) - shown)
+        yield "<div class=err>and %d more like these</div>" % (len(messages) - shown)
+
+
+def attr(value):
+    """An attribute's value, escaped: bare where HTML allows it (the page's 16 KB)."""
+    s = esc(value)
+    if not s:
+        return '""'
+    for c in " \t\n\r\f=`":
+        if c in s:
+            return '"%s"' % s
+    return s
 
 
 def windows_field(windows, rows):
+    # A window a fieldset: a tick-box a day (named q<row><day>, e.g. q0Mon), from, to.
     if not isinstance(windows, list):
         windows = []
-    yield '<input type="hidden" name="qn" value="%d">' % rows
+    yield "<input type=hidden name=qn value=%d>" % rows
     for i in range(rows):
         w = windows[i] if i < len(windows) and isinstance(windows[i], dict) else {}
         chosen = day_set(w.get("days"))
         yield "<fieldset>"
         for d, name in enumerate(DAYS):
-            yield "<label class=d><input type=checkbox name=q%dd value=%s%s>%s</label>" % (
+            yield "<label><input type=checkbox name=q%d%s%s>%s</label>" % (
                 i,
                 name,
                 " checked" if d in chosen else "",
                 name,
             )
         yield (
-            '<br>from <input type=time name=q%ds value="%s"> to '
-            '<input type=time name=q%de value="%s"></fieldset>'
-            % (i, esc(w.get("start", "")), i, esc(w.get("end", "")))
+            "<br>from <input type=time name=q%ds value=%s> to "
+            "<input type=time name=q%de value=%s></fieldset>"
+            % (i, attr(w.get("start", "")), i, attr(w.get("end", "")))
         )
     if len(windows) > rows:
         yield "<p>%d more windows are kept as they are.</p>" % (len(windows) - rows)
 
 
 def field(key, label, kind, help_text, value, errors, rows):
-    yield '<label for="%s">%s</label>' % (key, esc(label))
+    # Each field inside its label (no for= and id= to pair them), its hint in the label.
+    name = attr(key)
+    hint = " <small>%s</small>" % esc(help_text) if help_text else ""
+    if kind == "bool":
+        yield "<label><input type=checkbox name=%s%s> %s%s</label>" % (
+            name,
+            " checked" if value is True else "",
+            esc(label),
+            hint,
+        )
+        kind = ""
+    elif kind == "windows":
+        yield "<label>%s%s</label>" % (esc(label), hint)
+        yield from windows_field(value, rows)
+        kind = ""
+    else:
+        yield "<label>%s%s" % (esc(label), hint)
     if kind == "tz":
-        yield '<select id="tzpick" name="tzpick"><option value="">Choose a zone…</option>'
-        for name, posix in table_rows(ZONES):
-            yield '<option value="%s"%s>%s</option>' % (
-                esc(posix),
+        yield '<select id=tzpick name=tzpick><option value="">Choose a zone…'
+        for zone, posix in table_rows(ZONES):
+            yield "<option value=%s%s>%s" % (
+                attr(posix),
                 " selected" if posix == value else "",
-                esc(name),
+                esc(zone),
             )
         yield (
-            '</select><div class="dim">or the POSIX TZ string itself (a zone chosen above '
-            "replaces it):</div>"
+            "</select></label><label><small>or the POSIX TZ string (a zone picked above"
+            " replaces it):</small><input id=timezone name=%s value=%s></label>"
+            % (name, attr(value))
         )
-        kind = "text"
-    if kind in ("text", "opt", "secret"):
-        yield '<input type="%s" id="%s" name="%s" value="%s">' % (
-            "password" if kind == "secret" else "text",
-            key,
-            key,
-            esc(value),
-        )
-    elif kind == "int":
-        yield '<input type="number" id="%s" name="%s" value="%s">' % (key, key, esc(value))
-    elif kind == "bool":
-        yield '<input type="checkbox" id="%s" name="%s" value="1"%s>' % (
-            key,
-            key,
-            " checked" if value is True else "",
+    elif kind in ("text", "opt", "secret", "int"):
+        yield "<input%s name=%s value=%s></label>" % (
+            " type=password" if kind == "secret" else " type=number" if kind == "int" else "",
+            name,
+            attr(value),
         )
     elif kind == "lines":
         text = "\n".join(str(v) for v in value) if isinstance(value, list) else value
-        yield '<textarea id="%s" name="%s" rows="4">%s</textarea>' % (key, key, esc(text))
+        yield "<textarea name=%s>%s</textarea></label>" % (name, esc(text))
     elif kind == "choice":
-        yield '<select id="%s" name="%s">' % (key, key)
-        for k, v, name in table_rows(ANSWERS):
+        yield "<select name=%s>" % name
+        for k, v, words in table_rows(ANSWERS):
             if k == key:
-                yield '<option value="%s"%s>%s</option>' % (
+                yield "<option value=%s%s>%s" % (
                     v,
                     " selected" if v == str(value) else "",
-                    esc(name),
+                    esc(words),
                 )
-        yield "</select>"
-    elif kind == "windows":
-        yield from windows_field(value, rows)
-    else:  # any other shape: its JSON, editable
+        yield "</select></label>"
+    elif kind:  # any other shape: its JSON, editable
         import json
 
         text = value if isinstance(value, str) else json.dumps(value)
-        yield '<textarea id="%s" name="%s" rows="3">%s</textarea>' % (key, key, esc(text))
-    if help_text:
-        yield '<div class="dim">%s</div>' % esc(help_text)
+        yield "<textarea name=%s>%s</textarea></label>" % (name, esc(text))
     yield from field_errors(errors, key)
 
 
@@ -170,11 +185,11 @@ def settings_page(config, errors, csrf, window_rows, notice=None, upload_error=N
     yield "<h2>Password</h2>"
     yield '<form method="post" action="/password">%s' % hidden(csrf)
     yield (
-        '<label for="old">Current password</label><input type="password" id="old" name="old"'
-        ' autocomplete="current-password" required><label for="pw">New password</label>'
-        '<input type="password" id="pw" name="password" autocomplete="new-password" required>'
-        '<label for="pw2">The same again</label><input type="password" id="pw2" name="confirm"'
-        ' autocomplete="new-password" required><p><button>Change password</button></p></form>'
+        "<label>Current password<input type=password name=old autocomplete=current-password"
+        " required></label><label>New password<input type=password name=password"
+        " autocomplete=new-password required></label><label>The same again<input"
+        " type=password name=confirm autocomplete=new-password required></label>"
+        "<p><button>Change password</button></p></form>"
     )
     yield from field_errors(errors, "password")
     yield from foot()

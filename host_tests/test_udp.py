@@ -73,3 +73,60 @@ def test_known_peer_costs_no_allocation():
         if heap_unlock is not None:
             heap_unlock()
     assert again is first
+
+
+class _TightSocket:
+    """recvfrom as on a fragmented heap: buffers above `largest` raise MemoryError."""
+
+    def __init__(self, datagrams, largest):
+        self.queue = list(datagrams)
+        self.largest = largest
+        self.sizes = []
+
+    def recvfrom(self, size):
+        self.sizes.append(size)
+        if size > self.largest:
+            raise MemoryError("no block")
+        if not self.queue:
+            raise OSError(11)
+        data = self.queue.pop(0)
+        return data[:size], LOOPBACK_RAW
+
+
+class _Endpoint(udp.Endpoint):
+    """The endpoint's reading logic over a stand-in socket (no bind)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.low_memory = 0
+        self._credit = 0
+
+
+def _endpoint(sock):
+    return _Endpoint(sock)
+
+
+def test_small_read_takes_a_datagram_the_big_buffer_could_not():
+    sock = _TightSocket([b"INVITE sip:x SIP/2.0\r\n\r\n"], largest=1501)
+    got = _endpoint(sock)._small_read()
+    assert got == (b"INVITE sip:x SIP/2.0\r\n\r\n", LOOPBACK_RAW)
+    assert sock.sizes == [1501]
+
+
+def test_small_read_drops_and_counts_a_datagram_that_may_be_cut():
+    sock = _TightSocket([b"x" * 3000], largest=1501)
+    ep = _endpoint(sock)
+    assert ep._small_read() is None
+    assert ep.low_memory == 1
+    assert sock.queue == []  # taken off the queue all the same
+
+
+def test_small_read_falls_back_to_the_smallest_buffer():
+    sock = _TightSocket([b"y" * 100], largest=513)
+    ep = _endpoint(sock)
+    assert ep._small_read() == (b"y" * 100, LOOPBACK_RAW)
+    assert sock.sizes == [1501, 513]
+    sock = _TightSocket([b"z" * 100], largest=16)
+    ep = _endpoint(sock)
+    assert ep._small_read() is None and ep.low_memory == 1
+    assert sock.sizes == [1501, 513, 16]

@@ -16,7 +16,10 @@ from hushgate.compat import const
 
 _AF_INET = const(2)
 _SOCKADDR_LEN = const(16)
-_DISCARD = const(16)  # bytes read to drop a datagram when the heap is too tight
+# Smaller reads when the heap has no max_size block; the last one only takes the
+# datagram off the queue. After a miss, this many reads stay small.
+_FALLBACK_SIZES = (1501, 513, 16)
+_LEAN_READS = const(256)
 
 
 def sockaddr_to_address(raw):
@@ -110,9 +113,10 @@ class Endpoint:
         self.address = address
         self.cache = AddressCache(not isinstance(bind_to, tuple))
         self.oversize = 0
-        self.low_memory = 0  # datagrams that met a heap without a free max_size block
+        self.low_memory = 0  # datagrams dropped because the heap had no block for them
         self.send_errors = 0
         self._credit = 0  # reads left before going back through the event loop
+        self._lean = 0  # reads left in small buffers after the heap lacked a big one
         self._readinto = getattr(self.sock, "recvfrom_into", None)
         if self._readinto is not None:
             self._buf = bytearray(self.max_size + 1)
@@ -133,28 +137,51 @@ class Endpoint:
                 if self._readinto is not None:
                     n, peer = self._readinto(self._buf)
                     data = self._view[:n]
+                elif self._lean:
+                    # Recently short of a max_size block: don't pay a failed
+                    # allocation (and its collection) on every datagram.
+                    self._lean -= 1
+                    data = self._small_read()
+                    if data is None:
+                        continue
+                    data, peer = data
                 else:
-                    # recvfrom needs max_size + 1 contiguous bytes for a moment (the
-                    # result shrinks to the datagram's size at once).
+                    # recvfrom needs its whole buffer as one free block for a moment
+                    # (the result shrinks to the datagram's size at once).
                     data, peer = self.sock.recvfrom(self.max_size + 1)
             except OSError:
                 # Nothing queued (EAGAIN), or an ICMP error reported on this read.
                 self._credit = 0
                 continue
             except MemoryError:
-                # No free max_size block even after the collection the allocator
-                # itself ran: take the datagram off the queue in a small read and
-                # count it, so one datagram can never wedge the loop.
-                self.low_memory += 1
-                try:
-                    self.sock.recvfrom(_DISCARD)
-                except (OSError, MemoryError):
-                    pass
-                continue
+                # A heap fragmented by a flood may have no max_size block left even
+                # after the collection the allocator ran: read into a smaller one
+                # (nearly every SIP datagram fits an Ethernet frame). A datagram that
+                # fills it may have been cut short, so it is dropped and counted.
+                self._lean = _LEAN_READS
+                data = self._small_read()
+                if data is None:
+                    continue
+                data, peer = data
             if len(data) > self.max_size:
                 self.oversize += 1
                 continue
             return data, self.cache.address(peer)
+
+    def _small_read(self):
+        for size in _FALLBACK_SIZES:
+            try:
+                data, peer = self.sock.recvfrom(size)
+            except OSError:
+                self._credit = 0
+                return None
+            except MemoryError:
+                continue
+            if len(data) < size:
+                return data, peer
+            break  # filled the buffer: perhaps cut short
+        self.low_memory += 1
+        return None
 
     def send(self, data, address):
         try:

@@ -401,7 +401,7 @@ def main():
     ap.add_argument("--datagrams", type=int, default=100000)
     ap.add_argument("--rate", type=float, default=20000, help="scanner datagrams per second")
     ap.add_argument("--calls", type=int, default=200, help="calls for the latency figure")
-    ap.add_argument("--heap", default=os.environ.get("HUSHGATE_HEAP", "110k"))
+    ap.add_argument("--heap", default=os.environ.get("HUSHGATE_HEAP", "256k"))
     args = ap.parse_args()
     for tool in ("kamailio", "sipp", "taskset"):
         if not shutil.which(tool):

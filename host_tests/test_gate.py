@@ -246,14 +246,20 @@ def test_initial_invites_are_logged():
     gate = make_gate({"block": ["0033147310370"]}, MON_NOON)
     gate.decide(request(), (PROVIDER, 5060), T0, False)
     gate.decide(request(frm=BLOCKED), (PROVIDER, 5060), T0, False)
-    gate.decide(request(), (STRANGER, 5060), T0, False)  # not a call to the household
+    # A stranger's INVITE is a scan: logged once per scanning address in a row, so
+    # one that keeps knocking cannot push the real calls out of the log.
+    gate.decide(request(), (STRANGER, 5060), T0, False)
+    gate.decide(request(), (STRANGER, 5060), T0, False)
+    gate.decide(request("OPTIONS"), (STRANGER, 5060), T0, False)
     gate.decide(request("OPTIONS"), (PROVIDER, 5060), T0, False)
     calls = gate.calllog.calls
     assert calls[0] == (MON_NOON, "0612345678", "Alice", PROVIDER, G.FORWARD, "rang")
     blocked = (MON_NOON, "0033147310370", "Spam", PROVIDER, G.ANSWER)
     assert calls[1] == blocked + ("blocked caller 0033147310370",)
-    assert len(calls) == 2
-    assert gate.calllog.counters == {"unknown_source": 1}
+    scan = (MON_NOON, "0612345678", "Alice", STRANGER, G.DROP)
+    assert calls[2] == scan + ("scanner: call not from the provider",)
+    assert len(calls) == 3
+    assert gate.calllog.counters == {"unknown_source": 3}
     assert gate.status(MON_NOON)["last_unknown_source"] == STRANGER
 
 

@@ -54,6 +54,8 @@ class Verdict:
 
 # The verdicts a scan or flood gets, one per datagram, are made once: no garbage.
 _UNKNOWN_SOURCE = Verdict(DROP, 0, "not from the provider", "source")
+# A call attempt from anywhere but the provider: a scan (the "John Doe" calls).
+_SCANNER_CALL = Verdict(DROP, 0, "scanner: call not from the provider", "scanner")
 _NOT_IN_DIALOG = Verdict(DROP, 0, "not in a known dialog", "dialog")
 _IN_DIALOG = Verdict(FORWARD, 0, "in dialog", "dialog")
 
@@ -103,6 +105,7 @@ class Gate:
         self._provider = {}
         self._repeat = {}  # canonical number -> ticks of its last call
         self.last_unknown_source = None  # for the web page: who knocked last
+        self._last_scan_logged = None  # the address of the last scanner call logged
         self.configure(config)
 
     def configure(self, config):
@@ -170,7 +173,13 @@ class Gate:
         ):
             self.calllog.count("unknown_source")
             self.last_unknown_source = ip
-            return _UNKNOWN_SOURCE
+            if method != b"INVITE" or ip == self._last_scan_logged:
+                return _UNKNOWN_SOURCE
+            # One line in the call log per scanning address in a row: a scanner
+            # that keeps knocking cannot push the real calls out of the log.
+            self._last_scan_logged = ip
+            self._record(msg, ip, sip.caller_number(msg), _SCANNER_CALL, self.clock.utc())
+            return _SCANNER_CALL
         if in_dialog:
             # Also a new transaction of a call already let through (the INVITE
             # again with credentials after the ATA challenged it): not a new call.
@@ -239,6 +248,10 @@ class Gate:
                 verdict = Verdict(FORWARD, 0, "clock not set: quiet hours not applied", "rang")
             else:
                 verdict = Verdict(FORWARD, 0, "rang", "rang")
+        self._record(msg, ip, number, verdict, utc)
+        return verdict
+
+    def _record(self, msg, ip, number, verdict, utc):
         name = ""
         for header in (b"p-asserted-identity", b"from"):
             try:
@@ -249,7 +262,6 @@ class Gate:
                 name = addr.display
                 break
         self.calllog.record(utc, number, name, ip, verdict)
-        return verdict
 
     def _scanner(self, msg):
         # The scanning tool's name when the request carries its fingerprint, else None.

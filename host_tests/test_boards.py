@@ -116,8 +116,25 @@ def fake_hardware(monkeypatch):
     return machine, network
 
 
+class _Module(dict):
+    """A board file's globals, with its module __getattr__ as a dict look-up."""
+
+    def __missing__(self, name):
+        try:
+            return dict.__getitem__(self, "__getattr__")(name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __contains__(self, name):
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+
 def load(board):
-    return runpy.run_path(os.path.join(ROOT, "boards", board, "board.py"))
+    return _Module(runpy.run_path(os.path.join(ROOT, "boards", board, "board.py")))
 
 
 @pytest.mark.parametrize("board", BOARDS)

@@ -22,6 +22,12 @@ def _nic():
 _board = net.Board(NAME, _nic, led_pin="LED", button_pin=15, button_active_low=True)
 
 
+def __getattr__(name):
+    # Everything else app.run asks a board for (led, button, clock, options, ...:
+    # docs/boards.md) is its Board's.
+    return getattr(_board, name)
+
+
 async def network_up(config, log=None):
     # The regulatory domain first (which channels and power are allowed), then join.
     if config.get("wifi_country"):
@@ -32,16 +38,3 @@ async def network_up(config, log=None):
         except (AttributeError, ValueError, OSError):
             pass
     return await _board.network_up(config, log)
-
-
-button_active_low = _board.button_active_low
-state_dir = _board.state_dir
-clock = _board.clock
-led = _board.led
-button = _board.button
-options = _board.options
-online = _board.online
-watchdog = _board.watchdog
-tasks = _board.tasks
-restart = _board.restart
-last_reset = _board.last_reset

@@ -104,13 +104,43 @@ def resolve(host, port=5060, getaddrinfo=None):
     return out
 
 
+def rmii_lan(phy_type, phy_addr, power, ref_clk, ref_clk_out=False):
+    """A NIC factory for an ESP32's RMII Ethernet PHY ("LAN8720", "IP101", ...).
+
+    MDC 23 and MDIO 18 are the same on every ESP32 board. The NIC is made when the
+    app first brings the network up, so importing a board file touches no pin. The
+    ESP32 port's network.LAN takes these keywords (ports/esp32/network_lan.c); the
+    published stubs list only phy_type, phy_addr and ref_clk_mode, so they are passed
+    as a dict, which tools/apicheck.py does not check.
+    """
+
+    def nic():
+        import machine
+        import network
+
+        pin = machine.Pin
+        phy = {
+            "mdc": pin(23),
+            "mdio": pin(18),
+            "phy_type": getattr(network, "PHY_" + phy_type),
+            "phy_addr": phy_addr,
+            "power": pin(power),
+            "ref_clk": pin(ref_clk),
+            "ref_clk_mode": pin.OUT if ref_clk_out else pin.IN,
+        }
+        return network.LAN(**phy)
+
+    return nic
+
+
 class Board:
     """What app.run needs from a real board, built from pin numbers and a NIC factory:
     the LED and button pins (made on first use), the network, the clock and resets.
 
-    A boards/<name>/board.py makes one of these and exports its members (see
-    docs/boards.md for the contract). The board is its own clock: board.clock.utc()
-    is None until NTP has set the real-time clock once.
+    A boards/<name>/board.py makes one of these and hands attribute look-ups on the
+    module to it with a module __getattr__ (see docs/boards.md for the contract).
+    The board is its own clock: board.clock.utc() is None until NTP has set the
+    real-time clock once.
     """
 
     up_timeout_ms = 20000  # how long one bring-up waits for an address

@@ -193,6 +193,7 @@ class App:
     async def main(self):
         board = self.board
         await board.network_up(self.config)
+        # On a board network_up puts the interface's address into opts["listen"].
         self.endpoint = udp.Endpoint(self.opts["listen"])
         self.proxy.me = self.opts["listen"]
         self._set_ata()

@@ -136,19 +136,16 @@ class Endpoint:
             try:
                 if self._readinto is not None:
                     n, peer = self._readinto(self._buf)
-                    data = self._view[:n]
+                    got = self._view[:n], peer
                 elif self._lean:
                     # Recently short of a max_size block: don't pay a failed
                     # allocation (and its collection) on every datagram.
                     self._lean -= 1
-                    data = self._small_read()
-                    if data is None:
-                        continue
-                    data, peer = data
+                    got = self._small_read()
                 else:
                     # recvfrom needs its whole buffer as one free block for a moment
                     # (the result shrinks to the datagram's size at once).
-                    data, peer = self.sock.recvfrom(self.max_size + 1)
+                    got = self.sock.recvfrom(self.max_size + 1)
             except OSError:
                 # Nothing queued (EAGAIN), or an ICMP error reported on this read.
                 self._credit = 0
@@ -159,10 +156,10 @@ class Endpoint:
                 # (nearly every SIP datagram fits an Ethernet frame). A datagram that
                 # fills it may have been cut short, so it is dropped and counted.
                 self._lean = _LEAN_READS
-                data = self._small_read()
-                if data is None:
-                    continue
-                data, peer = data
+                got = self._small_read()
+            if got is None:
+                continue
+            data, peer = got
             if len(data) > self.max_size:
                 self.oversize += 1
                 continue

@@ -103,9 +103,14 @@ def main():
     ap.add_argument("--heap", default="110k")
     ap.add_argument("--datagrams", type=int, default=10000)
     ap.add_argument("--pages", type=int, default=100)
+    ap.add_argument(
+        "--build",
+        default=os.path.join(ROOT, "build", "bench-memory"),
+        help="folder the firmware is compiled into (%(default)s)",
+    )
     args = ap.parse_args()
 
-    libdir = os.path.join(ROOT, "build", "bench-memory")
+    libdir = os.path.abspath(args.build)
     build.build("host", libdir)
     build.compile_file(
         build.mpy_cross(), os.path.join(BENCH, "workload.py"), os.path.join(libdir, "workload.mpy")

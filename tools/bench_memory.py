@@ -4,7 +4,8 @@
 Compiles the firmware as for a board (mpy-cross), then under
 `micropython -X heapsize=110k`: imports it module by module, starts the app with a
 stand-in board, pushes mixed datagrams (wanted calls, scanners, "John Doe", garbage)
-through the proxy, serves the status page, and reports the heap in use after
+through the proxy, serves the status page, then loads and saves the settings form
+(which loads the validation code), and reports the heap in use after
 import, at its peak and after the run, and its growth between the first and the
 last thousand datagrams. Also reports what the modules would cost loaded from a
 ROMFS image (execute in place, as frozen code would): the part of the import cost
@@ -91,6 +92,8 @@ def rom_cost(libdir, heap, modules):
             f.write(ROM_PROBE)
         # The image itself is read onto the heap here; on a board it stays in flash.
         code, out = run_mp([probe, image, ",".join(modules)], os.path.join(tmp, "none"), "1m")
+        if "rom_import" not in out:
+            print("ROMFS probe failed:", out[-500:])
         return parse(out).get("rom_import"), os.path.getsize(image)
 
 
@@ -103,6 +106,7 @@ def main():
     ap.add_argument("--heap", default="110k")
     ap.add_argument("--datagrams", type=int, default=10000)
     ap.add_argument("--pages", type=int, default=100)
+    ap.add_argument("--saves", type=int, default=5, help="settings page loads + saves")
     ap.add_argument(
         "--build",
         default=os.path.join(ROOT, "build", "bench-memory"),
@@ -117,7 +121,13 @@ def main():
     )
     with tempfile.TemporaryDirectory(prefix="hushgate-mem-") as state:
         code, out = run_mp(
-            [os.path.join(BENCH, "memory_mp.py"), str(args.datagrams), str(args.pages), state],
+            [
+                os.path.join(BENCH, "memory_mp.py"),
+                str(args.datagrams),
+                str(args.pages),
+                state,
+                str(args.saves),
+            ],
             libdir,
             args.heap,
         )
@@ -130,7 +140,15 @@ def main():
     failures = []
     if code != 0 or "MemoryError" in out:
         failures.append("the run ended with exit %s:\n%s" % (code, out[-2000:]))
-    for key in ("after_import_own", "after_import_all", "after_start", "peak", "after_run"):
+    for key in (
+        "after_import_own",
+        "after_import_all",
+        "after_start",
+        "peak",
+        "after_run",
+        "peak_settings",
+        "after_settings",
+    ):
         if key in figures:
             goal = GOALS.get(key)
             note = ""
@@ -148,16 +166,23 @@ def main():
         )
         if growth > GROWTH_SLACK:
             failures.append("heap grew by %d bytes over %d datagrams" % (growth, args.datagrams))
+    if figures.get("settings_errors") or (args.saves and "peak_settings" not in figures):
+        failures.append(
+            "%s of %d settings loads/saves failed"
+            % (figures.get("settings_errors", "all"), 2 * args.saves)
+        )
     if figures.get("web_errors"):
         failures.append(
             "%d of %d web requests failed"
             % (figures["web_errors"], figures.get("web_requests", 0))
         )
-    own = [
-        line[7:].rpartition(" ")[0]
-        for line in out.splitlines()
-        if line.startswith("import hushgate.")
-    ]
+    # The modules counted in after_import_own (imported before that line).
+    own = []
+    for line in out.splitlines():
+        if line.startswith("after_import_own"):
+            break
+        if line.startswith("import "):
+            own.append(line[7:].rpartition(" ")[0])
     if own:
         rom, image = rom_cost(libdir, args.heap, own)
         if rom is not None and "after_import_own" in figures:

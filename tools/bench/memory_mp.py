@@ -60,6 +60,7 @@ def main(argv):
     datagrams = int(argv[1]) if len(argv) > 1 else 10000
     pages = int(argv[2]) if len(argv) > 2 else 100
     state = argv[3] if len(argv) > 3 else "/tmp/hushgate-bench-state"
+    saves = int(argv[4]) if len(argv) > 4 else 5
     base = used()
     say("baseline", base)
     before = base
@@ -96,6 +97,13 @@ def main(argv):
     say("web_errors", web["errors"])
     say("after_run", used() - base)
     say("peak", peak.top - base)
+    # Saving the settings loads the validation code on top of everything: its own peak.
+    peak = Peak(4096)
+    saved = workload.settings(app, saves, peak)
+    say("settings_requests", saved["requests"])
+    say("settings_errors", saved["errors"])
+    say("peak_settings", peak.top - base)
+    say("after_settings", used() - base)
     say("heap_free", gc.mem_free())
     micropython.mem_info()
 

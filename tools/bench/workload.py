@@ -206,10 +206,11 @@ def serve(app, count, peak):
     from hushgate import web as web_module
 
     web = web_module.make_app(app)
-    web.keep_loaded_s = 0  # worst case for the heap: load and drop Microdot every time
+    web.keep_loaded_s = 0  # worst case for the heap: load and drop the page code every time
     app.auth = web.auth
     web.auth.set_password("bench-password-1")
-    cookie = "hg=" + web.auth.login()
+    token = web.auth.login()
+    cookie = "hg=" + token
     result = {"requests": 0, "errors": 0}
 
     async def run():
@@ -222,6 +223,58 @@ def serve(app, count, peak):
                 result["errors"] += 1
                 if result["errors"] == 1:
                     print("web_first_error", head)
+
+    asyncio.run(run())
+    return result
+
+
+# A settings form as a user sends it: every field, two quiet windows.
+_SETTINGS = (
+    "csrf={csrf}&ata=192.0.2.60%3A5060&provider=192.0.2.10%3A5060"
+    "&timezone=CET-1CEST%2CM3.5.0%2CM10.5.0%2F3&tzpick=&quiet_answer=480"
+    "&vip=0612345678%0D%0A%2B33+6+99+99+99+99&repeat_call_minutes={repeat}&block=0900*"
+    "&block_answer=603&international_prefix=00&trusted=&scanner_user_agents=friendly-scanner"
+    "%0D%0Asipvicious&rate_burst=30&rate_per_second=5&ban_minutes=10&sources_tracked=64"
+    "&call_log_size=50&qn=2&q0Mon=on&q0Tue=on&q0Wed=on&q0Thu=on&q0Fri=on&q0s=22%3A00"
+    "&q0e=07%3A00&q1Sat=on&q1Sun=on&q1s=23%3A00&q1e=09%3A00"
+)
+
+
+def settings(app, count, peak):
+    """Load the settings page and save the form (valid, changed each time) count times."""
+    from hushgate import web as web_module
+
+    web = web_module.make_app(app)
+    web.keep_loaded_s = 0
+    app.auth = web.auth
+    token = web.auth.login()
+    cookie = "hg=" + token
+    result = {"requests": 0, "errors": 0}
+
+    async def run():
+        for i in range(count):
+            head, size = await _request(
+                web,
+                "GET /settings HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n\r\n" % cookie,
+                peak,
+            )
+            ok = head.startswith(b"HTTP/1.0 200") and size > 500
+            body = _SETTINGS.format(csrf=web.auth.csrf(token), repeat=3 + i % 5)
+            head, size = await _request(
+                web,
+                "POST /settings HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: %d\r\n\r\n%s" % (cookie, len(body), body),
+                peak,
+            )
+            # A saved form answers with a redirect to the page (303).
+            ok = ok and head.startswith(b"HTTP/1.0 303")
+            ok = ok and app.config.get("repeat_call_minutes") == 3 + i % 5
+            result["requests"] += 2
+            if not ok:
+                result["errors"] += 1
+                if result["errors"] == 1:
+                    print("settings_first_error", head)
 
     asyncio.run(run())
     return result

@@ -40,17 +40,19 @@ class Web:
         self._unloading = False
 
     def loaded(self):
-        return "hushgate.http" in sys.modules
+        return "hushgate.pages" in sys.modules
 
-    def unload(self):
-        """Forget the server, the pages and the config validation until needed."""
+    def unload(self, only=None):
+        """Forget the server, the pages and the config validation until needed (or
+        only the module named)."""
         pkg = sys.modules["hushgate"]
         for name in list(sys.modules):
-            if name[:13] == "hushgate.page" or name == "hushgate.http":
+            ours = name[:13] == "hushgate.page" or name == "hushgate.http"
+            if name == only or not only and ours:
                 del sys.modules[name]
                 if hasattr(pkg, name[9:]):
                     delattr(pkg, name[9:])
-        if "hushgate.configfile" in sys.modules:
+        if not only and "hushgate.configfile" in sys.modules:
             sys.modules["hushgate.config"].release()
         gc.collect()
 
@@ -72,22 +74,26 @@ class Web:
     async def serve(self, reader, writer):
         """One connection: at most max_connections at once, one request each."""
         self._idle += 1
-        try:
-            from hushgate import http
-        except MemoryError:
-            self.unload()
-            writer.close()
-            return
         if not hasattr(writer, "awrite"):  # CPython's StreamWriter
             from hushgate.httpcpython import Writer
 
             writer = Writer(writer)
-        if self.active >= self.max_connections:
-            await http.handle(self, reader, writer, True)
-            return
+        busy = self.active >= self.max_connections
         self.active += 1
         try:
-            await http.handle(self, reader, writer)
+            # the request is read and checked, its reader dropped, then the page loaded:
+            # the two never share the heap
+            from hushgate import http
+
+            req, res = await http.handle(self, reader, writer, busy)
+            http = None
+            self.unload("hushgate.http")
+            from hushgate import pages
+
+            await pages.answer(self, req, res, writer)
+        except MemoryError:
+            self.unload()
+            writer.close()
         finally:
             self.active -= 1
             if not self.active:

@@ -18,7 +18,7 @@ processes), divided by the datagrams that reached its socket (sent minus the soc
 drop counter in /proc/net/udp). Sender and receiver are pinned to different cores.
 Loopback only: every address is 127.x, taken from HUSHGATE_BENCH_NET (default 127.0.1).
 
-    .venv/bin/python tools/bench_load.py [--datagrams 100000] [--rate 20000]
+    .venv/bin/python tools/bench_load.py [--datagrams 100000] [--rate 20000] [--heap 110k]
 """
 
 import argparse
@@ -173,7 +173,8 @@ class Peer:
 
 
 def start_hushgate(state, core, heap):
-    build = os.path.join(ROOT, "build", "host")
+    # Its own build folder: tools/run (build/host) may be running meanwhile.
+    build = os.path.join(ROOT, "build", "bench-load")
     subprocess.run(
         [
             sys.executable,
@@ -203,7 +204,12 @@ def start_hushgate(state, core, heap):
         state,
     ]
     peer = Peer("hushgate", cmd, env=env, core=core, stdin=True)
-    wait_udp(HUSHGATE)
+    try:
+        wait_udp(HUSHGATE)
+    except RuntimeError:
+        # Most often a MemoryError at import or start with a small --heap: say so.
+        peer.stop()
+        sys.exit("bench_load: hushgate did not start (heap %s):\n%s" % (heap, peer.output()))
     return peer
 
 
@@ -401,7 +407,11 @@ def main():
     ap.add_argument("--datagrams", type=int, default=100000)
     ap.add_argument("--rate", type=float, default=20000, help="scanner datagrams per second")
     ap.add_argument("--calls", type=int, default=200, help="calls for the latency figure")
-    ap.add_argument("--heap", default=os.environ.get("HUSHGATE_HEAP", "256k"))
+    ap.add_argument(
+        "--heap",
+        default=os.environ.get("HUSHGATE_HEAP", "110k"),
+        help="hushgate's MicroPython heap (-X heapsize; default 110k, the ESP32's)",
+    )
     args = ap.parse_args()
     for tool in ("kamailio", "sipp", "taskset"):
         if not shutil.which(tool):
@@ -410,6 +420,7 @@ def main():
     many = ["%s.%d" % (MANY_NET, i) for i in range(1, 201)]
     work = tempfile.mkdtemp(prefix="bench-load-")
     peers = []
+    echo = uas = None
     try:
         # Latency first, with a UAS that answers 180 at once, microsecond clocks.
         script = os.path.join(ROOT, "tools", "bench", "latency.py")
@@ -550,7 +561,11 @@ def main():
     finally:
         for peer in peers:
             peer.stop()
-        uas.stop()
+        if echo is not None and echo.poll() is None:
+            echo.kill()
+            echo.wait()
+        if uas is not None:
+            uas.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

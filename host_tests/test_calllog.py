@@ -65,7 +65,7 @@ def test_default_size_is_fifty():
 def test_entry_fields_and_truncation():
     log = CallLog()
     entry = log.record(5, "0612345678", "A" * 100, "192.0.2.9", QUIET)
-    assert entry["name"] == "A" * 39 + "…"
+    assert entry["name"] == "A" * 37 + "…"  # max_name is in UTF-8 bytes; "…" takes 3
     assert entry["source"] == "192.0.2.9"
     assert entry["action"] == "answer" and entry["code"] == 480
     assert entry["kind"] == "quiet"
@@ -74,9 +74,63 @@ def test_entry_fields_and_truncation():
     json.dumps(log.entries())
 
 
+def test_text_is_cut_between_characters():
+    log = CallLog()
+    # 2-byte characters: 40 bytes hold 18 of them and "…", never half of one.
+    name = log.record(5, "1", "é" * 30, "192.0.2.9", QUIET)["name"]
+    assert name == "é" * 18 + "…" and len(name.encode()) <= log.max_name
+    # 4-byte characters; a name that fits is kept whole.
+    assert log.record(5, "1", "😀" * 20, "192.0.2.9", QUIET)["name"] == "😀" * 9 + "…"
+    assert log.record(5, "1", "Zoë 😀", "192.0.2.9", QUIET)["name"] == "Zoë 😀"
+    entries = log.entries()
+    assert [e["name"] for e in entries] == ["Zoë 😀", "😀" * 9 + "…", "é" * 18 + "…"]
+
+
+def test_number_and_reason_first_when_the_record_is_full():
+    # A record holds 77 bytes of text: the number whole, then the reason, the name last.
+    log = CallLog()
+    number = "0" * 32
+    reason = "r" * 60
+    e = log.record(5, number, "N" * 40, "192.0.2.9", Verdict(1, 603, reason, "blocked"))
+    assert e["number"] == number
+    assert e["reason"] == "r" * 42 + "…"
+    assert e["name"] == ""
+    e = log.record(5, number, "N" * 40, "192.0.2.9", Verdict(1, 603, "blocked caller", "blocked"))
+    assert e["reason"] == "blocked caller" and e["name"] == "N" * 28 + "…"
+    assert log.find(e["id"]) == e
+
+
+def test_source_that_is_not_ipv4_is_logged_as_zeros():
+    log = CallLog()
+    assert log.record(1, "1", "", "::1", RANG)["source"] == "0.0.0.0"
+    assert log.record(1, "1", "", None, RANG)["source"] == "0.0.0.0"
+    assert log.record(1, "1", "", "10.0.0.255", RANG)["source"] == "10.0.0.255"
+
+
+def test_a_full_log_holds_one_preallocated_buffer():
+    import gc
+
+    log = CallLog()
+    for i in range(60):
+        log.record(1764000000 + i, "0612%06d" % i, "Caller %d" % i, "192.0.2.1", QUIET)
+    held = len(log._ring)
+    assert held == log.size * 96, held
+    try:
+        import micropython  # noqa: F401
+    except ImportError:
+        return
+    # Logging a call leaves nothing behind on the heap once its entry dict is dropped.
+    gc.collect()
+    before = gc.mem_alloc()
+    log.record(1764000100, "0612999999", "Someone", "192.0.2.1", QUIET)
+    gc.collect()
+    assert gc.mem_alloc() - before <= 0, gc.mem_alloc() - before
+
+
 def test_unknown_clock_entry_has_no_time():
     log = CallLog()
     assert log.record(None, "1", "", "192.0.2.1", RANG)["utc"] is None
+    assert log.record(0, "1", "", "192.0.2.1", RANG)["utc"] == 0
 
 
 def test_unseen_counts_calls_that_did_not_ring_until_acknowledged():

@@ -4,36 +4,46 @@
 # last looked ("unseen", the LED's "a call was blocked"). The last two survive a
 # reboot through the state folder, written at most every save_every_ms because
 # flash wears out.
+from struct import pack_into, unpack_from
+
 from hushgate.compat import const, ticks_diff
 
 # A verdict's kind: what the call counts as. Kinds other than "rang" mean the
 # phone stayed silent, which is what the LED's "blocked" state reports.
 KINDS = ("rang", "blocked", "quiet", "scanner")
 
-# Fields of an entry (a tuple: cheaper than a dict or an object per call).
-_ID = const(0)
-_UTC = const(1)
-_NUMBER = const(2)
-_NAME = const(3)
-_SOURCE = const(4)
-_ACTION = const(5)
-_CODE = const(6)
-_REASON = const(7)
-_KIND = const(8)
+# The entries live in one bytearray allocated with the log, a record of _RECORD
+# bytes each: a call logged allocates nothing that lasts, and 50 entries hold
+# 4.8 KB whatever arrives (as tuples of fresh strings they held twice that).
+# A record: id, utc + 1 (0 when unknown), the source's four octets, code, action,
+# kind (index in KINDS), the byte lengths of number, name and reason, then those
+# three as UTF-8 in the _TEXT bytes after the header.
+_HEAD = "<II4BHBB3B"
+_HEAD_SIZE = const(19)
+_KIND_AT = const(15)
+_TEXT = const(77)
+_RECORD = const(96)
 
 
 def _as_dict(item):
-    action = item[_ACTION]
+    # item: one record (a memoryview of the ring, as _newest gives them).
+    f = unpack_from(_HEAD, item)
+    texts = []
+    at = _HEAD_SIZE
+    for n in f[9:]:
+        texts.append(bytes(item[at : at + n]).decode())
+        at += n
+    action = f[7]
     return {
-        "id": item[_ID],
-        "utc": item[_UTC],
-        "number": item[_NUMBER],
-        "name": item[_NAME],
-        "source": item[_SOURCE],
-        "action": ("forward", "answer", "drop")[action] if 0 <= action < 3 else str(action),
-        "code": item[_CODE],
-        "reason": item[_REASON],
-        "kind": item[_KIND],
+        "id": f[0],
+        "utc": f[1] - 1 if f[1] else None,
+        "number": texts[0],
+        "name": texts[1],
+        "source": "%d.%d.%d.%d" % f[2:6],
+        "action": ("forward", "answer", "drop")[action] if action < 3 else str(action),
+        "code": f[6],
+        "reason": texts[2],
+        "kind": KINDS[f[8]],
     }
 
 
@@ -45,6 +55,9 @@ class CallLog:
     size = 50
     save_every_ms = 10 * 60 * 1000
     file = "counters.json"
+    # Limits in UTF-8 bytes; a longer text is cut at a character and ends in "…".
+    # The three share a record's _TEXT bytes: the name gets what number and reason
+    # leave (all of max_name unless both are unusually long).
     max_number = 32
     max_name = 40
     max_reason = 60
@@ -52,7 +65,8 @@ class CallLog:
     def __init__(self, store=None, size=None):
         if size:
             self.size = size
-        self._ring = [None] * self.size
+        self._ring = bytearray(self.size * _RECORD)
+        self._count = 0  # entries held
         self._next = 0  # slot the next entry goes to
         self._seq = 0  # id of the last entry
         self.counters = _zeros()  # since boot
@@ -91,26 +105,67 @@ class CallLog:
         if kind not in KINDS:
             kind = "rang" if action == 0 else "blocked"
         self._seq += 1
-        texts = [number, name, verdict.reason]
-        limits = (self.max_number, self.max_name, self.max_reason)
-        for i in range(3):
-            text = texts[i]
+        # Number first (the web page blocks and allows by it), then reason, then
+        # name, each within what the record has left.
+        raws = []
+        room = _TEXT
+        for text, limit in (
+            (number, self.max_number),
+            (verdict.reason, self.max_reason),
+            (name, self.max_name),
+        ):
             if text is None:
                 text = ""
             elif not isinstance(text, str):
                 text = str(text)
-            if len(text) > limits[i]:
-                text = text[: limits[i] - 1] + "…"
-            texts[i] = text
-        number, name, reason = texts
-        item = (self._seq, utc, number, name, source_ip, action, verdict.code, reason, kind)
-        self._ring[self._next] = item
+            raw = text.encode()
+            limit = min(limit, room)
+            if len(raw) > limit:
+                cut = limit - 3
+                while cut > 0 and raw[cut] & 0xC0 == 0x80:  # not inside a character
+                    cut -= 1
+                raw = raw[:cut] + b"\xe2\x80\xa6" if cut > 0 else b""
+            raws.append(raw)
+            room -= len(raw)
+        ring = self._ring
+        at = self._next * _RECORD
+        end = at + _HEAD_SIZE
+        for raw in (raws[0], raws[2], raws[1]):
+            ring[end : end + len(raw)] = raw
+            end += len(raw)
+        octets = [0, 0, 0, 0]
+        try:
+            parts = source_ip.split(".")
+            for i in range(4):
+                octets[i] = int(parts[i]) & 0xFF
+        except (AttributeError, ValueError, IndexError):
+            pass  # not an IPv4 address: logged as 0.0.0.0
+        code = verdict.code
+        pack_into(
+            _HEAD,
+            ring,
+            at,
+            self._seq,
+            utc + 1 if isinstance(utc, int) and 0 <= utc < 0xFFFFFFFF else 0,
+            octets[0],
+            octets[1],
+            octets[2],
+            octets[3],
+            code if isinstance(code, int) and 0 <= code <= 0xFFFF else 0,
+            action if isinstance(action, int) and 0 <= action < 256 else 255,
+            KINDS.index(kind),
+            len(raws[0]),
+            len(raws[2]),
+            len(raws[1]),
+        )
         self._next = (self._next + 1) % self.size
+        if self._count < self.size:
+            self._count += 1
         for counts in (self.counters, self.totals, self.unseen):
             counts["calls"] += 1
             counts[kind] += 1
         self._dirty = True
-        return _as_dict(item)
+        return _as_dict(memoryview(ring)[at : at + _RECORD])
 
     def count(self, kind, n=1):
         """Count an event that is not a call (e.g. "unknown_source"), since boot and in total.
@@ -122,16 +177,14 @@ class CallLog:
             counts[kind] = counts.get(kind, 0) + n
 
     def _newest(self):
-        # The entries (tuples), newest first.
+        # The records (memoryviews of the ring, for _as_dict), newest first.
         out = []
+        ring = memoryview(self._ring)
         size = self.size
         i = self._next
-        for _ in range(size):
+        for _ in range(self._count):
             i = (i - 1) % size
-            item = self._ring[i]
-            if item is None:
-                break
-            out.append(item)
+            out.append(ring[i * _RECORD : i * _RECORD + _RECORD])
         return out
 
     def entries(self):
@@ -142,16 +195,17 @@ class CallLog:
         return out
 
     def find(self, entry_id):
-        for item in self._newest():
-            if item[_ID] == entry_id:
-                return _as_dict(item)
+        # Ids are consecutive, newest last: the entry's place follows from its id.
+        back = self._seq - entry_id if isinstance(entry_id, int) else -1
+        if 0 <= back < self._count:
+            return _as_dict(self._newest()[back])
         return None
 
     def last_caller(self):
         """Number of the last call that rang ("" if it was anonymous), or None."""
         for item in self._newest():
-            if item[_KIND] == "rang":
-                return item[_NUMBER]
+            if item[_KIND_AT] == 0:  # kind "rang"
+                return _as_dict(item)["number"]
         return None
 
     def resize(self, size):
@@ -159,9 +213,14 @@ class CallLog:
         if size == self.size:
             return
         keep = self._newest()[:size]
-        keep.reverse()
+        ring = bytearray(size * _RECORD)
+        at = len(keep) * _RECORD
+        for item in keep:
+            at -= _RECORD
+            ring[at : at + _RECORD] = item
+        self._ring = ring
         self.size = size
-        self._ring = keep + [None] * (size - len(keep))
+        self._count = len(keep)
         self._next = len(keep) % size
 
     # ---- since the user last looked ---------------------------------------------

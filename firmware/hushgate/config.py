@@ -135,17 +135,19 @@ def __getattr__(name):
 
 
 def release():
-    """Forget the validation code until it is needed again (about 10 KB of heap).
+    """Forget the validation code until it is needed again (with what loaded through
+    it: hushgate.rules, hushgate.tzparse).
 
-    Only useful when nothing else holds hushgate.configfile or one of its functions.
+    Only useful when nothing else holds those modules or one of their functions.
     """
     import sys
 
     import hushgate
 
-    sys.modules.pop("hushgate.configfile", None)
-    try:
-        # The package keeps its submodules as attributes too.
-        del hushgate.configfile
-    except AttributeError:
-        pass
+    for name in ("configfile", "rules", "tzparse"):
+        sys.modules.pop("hushgate." + name, None)
+        try:
+            # The package keeps its submodules as attributes too.
+            delattr(hushgate, name)
+        except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
+            pass

@@ -1,22 +1,24 @@
-# config.json's validation and versions, and the block/allow edits: needed when a
-# file is read or saved, not in between, so the app may drop this module
-# (config.release()) and the next config.validate loads it again.
+# config.json's validation and versions: needed when a file is read or saved, not in
+# between, so the app drops this module (config.release()) and the next
+# config.validate loads it again. Two neighbours load through it when asked for:
+# hushgate.rules (configure_gate, block_number, allow_number, number_matches) and
+# hushgate.tzparse (parse_tz); config.release() drops them too.
 #
 # validate() collects every mistake at once, each naming the key and the value, and
 # returns a new dict; the caller's data is never modified.
+#
+# Written for the heap it is loaded into (docs/config.md): every function costs
+# ~100 B and every long string ~64 B, so one function checks every built-in key
+# (_check) and the messages share the form "key: value is not what".
 import json
 
 from hushgate.compat import const
-from hushgate.config import (
-    DEFAULTS,
-    EXTRA_CHECKS,
-    KEYS,
-    VERSION,
-    network,
-)
+from hushgate.config import DEFAULTS, EXTRA_CHECKS, KEYS, VERSION, network
 
-# The gate's default list of scanner User-Agent prefixes: the tools seen in the
-# wild and listed by Kamailio/Kazoo anti-scanner configurations.
+# The gate's default list of scanner User-Agent prefixes: the tools seen in the wild
+# and listed by Kamailio/Kazoo anti-scanner configurations. A list, not a tuple: a
+# tuple constant would hold every name as a string object, where a list literal takes
+# the short ones from the interned names, which a config's copy then costs nothing.
 SCANNER_USER_AGENTS = [
     "friendly-scanner",
     "sipvicious",
@@ -44,8 +46,18 @@ SCANNER_USER_AGENTS = [
 _MAX_LIST = const(100)  # entries in vip/block/trusted/quiet_hours/scanner_user_agents
 _MAX_TEXT = const(64)  # characters in one pattern, name or address
 
+# The whole-number settings: key -> (lowest, highest).
+_RANGES = {
+    "repeat_call_minutes": (0, 120),
+    "rate_burst": (1, 1000),
+    "rate_per_second": (1, 1000),
+    "ban_minutes": (0, 1440),
+    "sources_tracked": (8, 1024),
+    "call_log_size": (5, 200),
+}
 
-# ---- parsers of config values, shared with the gate (gate_tables) -------------------
+
+# ---- parsers of config values, shared with the gate (rules.configure_gate) ----------
 
 # Day names for parse_days; a word is found by " " + its first letters.
 _DAY_NAMES = " monday tuesday wednesday thursday friday saturday sunday"
@@ -124,74 +136,6 @@ def parse_pattern(text, international_prefix):
     return (international_prefix + p if plus else p), prefix
 
 
-def configure_gate(gate, config):
-    """hushgate.gate.Gate.configure()'s work: a validated config compiled into the
-    gate's tables (time zone, block and VIP patterns, scanner User-Agents as
-    (lowercase bytes, name), trusted (net, mask) pairs, quiet intervals in minutes
-    of the local week), the limiter's and the call log's bounds. Here because it
-    runs only when a config is loaded or saved.
-    """
-    from hushgate.tz import TZ
-
-    problem = ""
-    try:
-        tz = TZ(config["timezone"])
-    except ValueError as e:
-        tz = TZ("UTC0")
-        problem = str(e)
-    intl = config["international_prefix"]
-    lists = []
-    for key in ("block", "vip"):
-        out = []
-        for p in config[key]:
-            parsed = parse_pattern(p, intl)
-            if parsed is not None:
-                out.append(parsed)
-        lists.append(out)
-    uas = []
-    for ua in config["scanner_user_agents"]:
-        ua = ua.strip()
-        if ua:  # an empty prefix would match every User-Agent
-            uas.append((ua.lower().encode(), ua))
-    trusted = []
-    for item in config["trusted"]:
-        net = network(item)
-        if net is not None:
-            trusted.append(net)
-    # Each quiet window becomes intervals in minutes of the local week (Monday
-    # 00:00 = 0); an interval may run past the week's end, and membership tests
-    # w and w + one week.
-    intervals = []
-    for item in config["quiet_hours"]:
-        mask = parse_days(item["days"])
-        start = parse_time(item["start"])
-        end = parse_time(item["end"], True)
-        if mask is None or start is None or end is None:
-            continue
-        length = end - start
-        if length <= 0:
-            length += 1440
-        for day in range(7):
-            if mask & (1 << day):
-                s = day * 1440 + start
-                intervals.append((s, s + length))
-    gate.config = config
-    gate.tz, gate.problem, gate._block, gate._vip = tz, problem, lists[0], lists[1]
-    gate._uas, gate._trusted, gate._intervals = uas, trusted, intervals
-    gate._intl = intl
-    gate._repeat_ms = config["repeat_call_minutes"] * 60000
-    gate.limiter.configure(
-        config["sources_tracked"],
-        config["rate_burst"],
-        config["rate_per_second"],
-        config["ban_minutes"] * 60000,
-    )
-    gate.limiter.trusted = trusted
-    resize = getattr(gate.calllog, "resize", None)
-    if resize is not None:
-        resize(config["call_log_size"])
-
-
 def defaults():
     """A fresh copy of DEFAULTS, with the built-in scanner list written out (valid)."""
     out = copy(DEFAULTS)
@@ -229,23 +173,6 @@ def host_port(text, default_port=5060):
     return host, port
 
 
-def number_matches(number, pattern, international_prefix):
-    """True when the caller's number matches one pattern string."""
-    parsed = parse_pattern(pattern, international_prefix)
-    if parsed is None or not number:
-        return False
-    # The caller's number as parse_pattern writes patterns (it may hold more than digits).
-    canon = ""
-    for ch in number:
-        if ch not in " -.()/\t":
-            canon += ch
-    if canon[:1] == "+":
-        canon = international_prefix + canon[1:]
-    if parsed[1]:
-        return canon[: len(parsed[0])] == parsed[0]
-    return canon == parsed[0]
-
-
 def _show(value):
     try:
         return json.dumps(value)
@@ -253,185 +180,113 @@ def _show(value):
         return repr(value)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 # ---- validation ------------------------------------------------------------------
 
 
-def _check_host_port(key, value, errors):
-    if value is None or value == "":
-        return None
-    hp = host_port(value)
-    if hp is None:
-        errors.append("%s: %s is not a host:port" % (key, _show(value)))
-        return None
-    return "%s:%d" % hp
+def _bad(errors, key, value, what):
+    errors.append("%s: %s is not %s" % (key, _show(value), what))
 
 
-def _check_list(key, value, errors):
-    if not isinstance(value, list):
-        errors.append("%s: %s is not a list" % (key, _show(value)))
-        return None
-    if len(value) > _MAX_LIST:
-        errors.append("%s: %d entries, at most %d" % (key, len(value), _MAX_LIST))
-        return None
-    return value
+def _check(key, value, errors):
+    # One built-in key's value: appends a message for each mistake and returns the
+    # value to keep (what register()'s checks do for other modules' keys).
+    if key == "version":
+        if type(value) is not int or value < 1:
+            _bad(errors, key, value, "a version number")
+        elif value > VERSION:
+            errors.append(
+                "%s: %d is newer than this firmware understands (%d)" % (key, value, VERSION)
+            )
+        return VERSION
+    if key == "ata" or key == "provider":
+        if value is None or value == "":
+            return None
+        hp = host_port(value)
+        if hp is None:
+            _bad(errors, key, value, "a host:port")
+            return None
+        return "%s:%d" % hp
+    if key == "timezone":
+        if not isinstance(value, str) or not value:
+            _bad(errors, key, value, "a POSIX TZ string")
+            return value
+        from hushgate.tzparse import parse_tz
 
-
-def _check_trusted(key, value, errors):
-    items = _check_list(key, value, errors)
-    if items is None:
-        return []
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, str) or network(item.strip()) is None:
-            errors.append("%s[%d]: %s is not an IPv4 address or network" % (key, i, _show(item)))
-        else:
-            out.append(item.strip())
-    return out
-
-
-def _check_timezone(key, value, errors):
-    if not isinstance(value, str) or not value:
-        errors.append("%s: %s is not a POSIX TZ string" % (key, _show(value)))
+        try:
+            parse_tz(value)
+        except ValueError as e:
+            _bad(errors, key, value, "a POSIX TZ string (%s)" % e)
         return value
-    from hushgate.tz import TZ
-
-    try:
-        TZ(value)
-    except ValueError as e:
-        errors.append("%s: %s is not a POSIX TZ string (%s)" % (key, _show(value), e))
-    return value
-
-
-def _check_quiet_hours(key, value, errors):
-    items = _check_list(key, value, errors)
-    if items is None:
-        return []
-    out = []
-    for i, item in enumerate(items):
-        where = "%s[%d]" % (key, i)
-        if not isinstance(item, dict):
-            errors.append("%s: %s is not {days, start, end}" % (where, _show(item)))
-            continue
-        for extra in item:
-            if extra not in ("days", "start", "end"):
-                errors.append("%s.%s: unknown key" % (where, extra))
-        days = item.get("days", "Daily")
-        if parse_days(days) is None:
-            errors.append("%s.days: %s is not a list of days like Mon-Fri" % (where, _show(days)))
-        start = item.get("start")
-        end = item.get("end")
-        s = parse_time(start)
-        e = parse_time(end, True)
-        if s is None:
-            errors.append("%s.start: %s is not a time" % (where, _show(start)))
-        if e is None:
-            errors.append("%s.end: %s is not a time" % (where, _show(end)))
-        if s is not None and e is not None and s == e % 1440:
-            if not (s == 0 and e == 1440):
-                errors.append("%s: start and end are both %s" % (where, _show(start)))
-        out.append({"days": days, "start": start, "end": end})
-    return out
-
-
-def _answer_checker(codes):
-    def check(key, value, errors):
+    if key == "block_anonymous":
+        if value is True or value is False:
+            return value
+        _bad(errors, key, value, "true or false")
+        return False
+    if key == "international_prefix":
+        if not isinstance(value, str) or not value.isdigit() or len(value) > 5:
+            _bad(errors, key, value, 'a dialling prefix like "00"')
+        return value
+    if key[-7:] == "_answer":  # quiet_answer, block_answer: a SIP code or "drop"
+        codes = (480, 486, 603) if key == "quiet_answer" else (403, 486, 603)
         if isinstance(value, str) and value.isdigit():
             value = int(value)
-        if value == "drop" or (_is_int(value) and value in codes):
-            return value
-        allowed = ", ".join([str(c) for c in codes])
-        errors.append('%s: %s is not one of %s or "drop"' % (key, _show(value), allowed))
+        if value != "drop" and (type(value) is not int or value not in codes):
+            _bad(errors, key, value, 'one of %d, %d, %d or "drop"' % codes)
         return value
-
-    return check
-
-
-def _check_patterns(key, value, errors):
-    items = _check_list(key, value, errors)
-    if items is None:
-        return []
-    out = []
-    for i, item in enumerate(items):
-        if parse_pattern(item, "00") is None:
-            errors.append(
-                "%s[%d]: %s is not a number or a prefix ending in *" % (key, i, _show(item))
-            )
-        else:
-            out.append(item)
-    return out
-
-
-def _check_bool(key, value, errors):
-    if value is True or value is False:
+    if key in _RANGES:
+        low, high = _RANGES[key]
+        if type(value) is not int or value < low or value > high:
+            _bad(errors, key, value, "a whole number from %d to %d" % (low, high))
         return value
-    errors.append("%s: %s is not true or false" % (key, _show(value)))
-    return False
-
-
-def _int_checker(low, high):
-    def check(key, value, errors):
-        if not _is_int(value) or value < low or value > high:
-            errors.append(
-                "%s: %s is not a whole number from %d to %d" % (key, _show(value), low, high)
-            )
-        return value
-
-    return check
-
-
-def _check_prefix(key, value, errors):
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 5:
-        errors.append('%s: %s is not a dialling prefix like "00"' % (key, _show(value)))
-    return value
-
-
-def _check_user_agents(key, value, errors):
-    if value is None:  # DEFAULTS' way of saying "the built-in list"
+    # The lists: trusted, quiet_hours, vip, block, scanner_user_agents.
+    if value is None and key == "scanner_user_agents":  # DEFAULTS' "the built-in list"
         return list(SCANNER_USER_AGENTS)
-    items = _check_list(key, value, errors)
-    if items is None:
+    if not isinstance(value, list):
+        _bad(errors, key, value, "a list")
         return []
-    for i, item in enumerate(items):
-        if not isinstance(item, str) or not item.strip() or len(item) > _MAX_TEXT:
-            errors.append("%s[%d]: %s is not a User-Agent prefix" % (key, i, _show(item)))
-    return items
-
-
-def _check_version(key, value, errors):
-    if not _is_int(value) or value < 1:
-        errors.append("%s: %s is not a version number" % (key, _show(value)))
-    elif value > VERSION:
-        errors.append(
-            "%s: %d is newer than this firmware understands (%d)" % (key, value, VERSION)
-        )
-    return VERSION
-
-
-_CHECKS = {
-    "version": _check_version,
-    "ata": _check_host_port,
-    "provider": _check_host_port,
-    "trusted": _check_trusted,
-    "timezone": _check_timezone,
-    "quiet_hours": _check_quiet_hours,
-    "quiet_answer": _answer_checker((480, 486, 603)),
-    "vip": _check_patterns,
-    "block": _check_patterns,
-    "block_anonymous": _check_bool,
-    "block_answer": _answer_checker((403, 486, 603)),
-    "repeat_call_minutes": _int_checker(0, 120),
-    "international_prefix": _check_prefix,
-    "scanner_user_agents": _check_user_agents,
-    "rate_burst": _int_checker(1, 1000),
-    "rate_per_second": _int_checker(1, 1000),
-    "ban_minutes": _int_checker(0, 1440),
-    "sources_tracked": _int_checker(8, 1024),
-    "call_log_size": _int_checker(5, 200),
-}
+    if len(value) > _MAX_LIST:
+        errors.append("%s: %d entries, at most %d" % (key, len(value), _MAX_LIST))
+        return []
+    if key == "scanner_user_agents":
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip() or len(item) > _MAX_TEXT:
+                _bad(errors, "%s[%d]" % (key, i), item, "a User-Agent prefix")
+        return value
+    out = []
+    for i, item in enumerate(value):
+        where = "%s[%d]" % (key, i)
+        if key == "trusted":
+            if not isinstance(item, str) or network(item.strip()) is None:
+                _bad(errors, where, item, "an IPv4 address or network")
+            else:
+                out.append(item.strip())
+        elif key != "quiet_hours":  # vip, block
+            if parse_pattern(item, "00") is None:
+                _bad(errors, where, item, "a number or a prefix ending in *")
+            else:
+                out.append(item)
+        elif not isinstance(item, dict):
+            _bad(errors, where, item, "{days, start, end}")
+        else:
+            for extra in item:
+                if extra not in ("days", "start", "end"):
+                    errors.append("%s.%s: unknown key" % (where, extra))
+            days = item.get("days", "Daily")
+            if parse_days(days) is None:
+                _bad(errors, where + ".days", days, "a list of days like Mon-Fri")
+            start = item.get("start")
+            end = item.get("end")
+            s = parse_time(start)
+            e = parse_time(end, True)
+            if s is None:
+                _bad(errors, where + ".start", start, "a time")
+            if e is None:
+                _bad(errors, where + ".end", end, "a time")
+            if s is not None and e is not None and s == e % 1440:
+                if not (s == 0 and e == 1440):
+                    errors.append("%s: start and end are both %s" % (where, _show(start)))
+            out.append({"days": days, "start": start, "end": end})
+    return out
 
 
 def validate(data, base=None):
@@ -443,7 +298,7 @@ def validate(data, base=None):
         return None, ["the configuration is not a JSON object: %s" % _show(data)[:40]]
     errors = []
     for key in data:
-        if key not in _CHECKS and key not in EXTRA_CHECKS:
+        if key not in KEYS:
             errors.append("%s: unknown key" % (key,))
     source = base if base is not None else DEFAULTS
     out = {}
@@ -452,7 +307,7 @@ def validate(data, base=None):
             value = data[key]
         else:
             value = source.get(key, DEFAULTS[key])
-        check = _CHECKS.get(key) or EXTRA_CHECKS[key]
+        check = EXTRA_CHECKS.get(key, _check)
         out[key] = check(key, copy(value), errors)
     if errors:
         return None, errors
@@ -476,7 +331,7 @@ def migrate(data, migrations=None, target=None):
     if not isinstance(data, dict):
         return data
     version = data.get("version", 1)
-    if not _is_int(version):
+    if type(version) is not int:
         return data
     while version < target and version in migrations:
         data = migrations[version](dict(data))
@@ -542,196 +397,7 @@ def save_config(store, config):
     return checked
 
 
-# ---- time zones -------------------------------------------------------------------------
-
-_HOUR = const(3600)
-_MAX_OFFSET_H = const(24)  # POSIX: a zone offset is at most 24 hours
-_MAX_RULE_H = const(167)  # POSIX 2024: a rule time is within +-167 hours
-_DEFAULT_RULE_TIME = const(7200)  # 02:00 local, when a rule gives no time
-
-
-def parse_tz(posix):
-    """(posix, std_name, std_offset, dst_name, dst_offset, start_rule, end_rule) of a
-    POSIX TZ string for hushgate.tz.TZ; offsets in seconds east of UTC, rules
-    [kind, a, b, c, time] or None. Raises ValueError naming the string and the place.
-    """
-    p = _TZParser(posix)
-    return (p.posix, p.std_name, p.std_offset, p.dst_name, p.dst_offset, p._start, p._end)
-
-
-class _TZParser:
-    # Walks the string once; the fields end up as TZ's.
-    def __init__(self, posix):
-        if not isinstance(posix, str):
-            raise ValueError("time zone must be a string, not %r" % (posix,))
-        posix = self.posix = posix.strip()
-        self._pos = 0  # the parser's place, named in every complaint
-        if posix.startswith(":") or ("/" in posix and "," not in posix):
-            self._fail(
-                "zone names such as Europe/Paris are not understood: give the POSIX TZ "
-                "string (the last line of the zoneinfo file), e.g. CET-1CEST,M3.5.0,M10.5.0/3"
-            )
-        self.std_name = self._name("standard time name")
-        if not self._next("0123456789+-"):
-            self._fail("expected the UTC offset after %r (e.g. UTC0, CET-1)" % self.std_name)
-        # POSIX offsets count hours west of Greenwich; ours count seconds east.
-        self.std_offset = self.dst_offset = -self._hms("UTC offset", _MAX_OFFSET_H)
-        self.dst_name = self._start = self._end = None
-        if self._pos < len(posix):
-            self.dst_name = self._name("daylight time name")
-            if self._next("0123456789+-"):
-                self.dst_offset = -self._hms("daylight UTC offset", _MAX_OFFSET_H)
-            else:
-                self.dst_offset += _HOUR
-            if not self._next(","):
-                self._fail(
-                    "daylight time %r needs its rules, e.g. %s,M3.5.0,M10.5.0/3"
-                    % (self.dst_name, posix)
-                )
-            self._pos += 1
-            self._start = self._rule()
-            if not self._next(","):
-                self._fail("expected ','")
-            self._pos += 1
-            self._end = self._rule()
-            if self._pos < len(posix):
-                self._fail("unexpected %r" % posix[self._pos :])
-
-    def _fail(self, what):
-        raise ValueError("time zone %r, character %d: %s" % (self.posix, self._pos + 1, what))
-
-    def _next(self, chars):
-        # True when the next character is one of chars (False at the end).
-        c = self.posix[self._pos : self._pos + 1]
-        return c != "" and c in chars
-
-    def _number(self, what, low, high):
-        start = self._pos
-        while self._next("0123456789"):
-            self._pos += 1
-        if start == self._pos:
-            self._fail("expected " + what)
-        value = int(self.posix[start : self._pos])
-        if value < low or value > high:
-            self._pos = start
-            self._fail("%s %d is not within %d..%d" % (what, value, low, high))
-        return value
-
-    def _name(self, what):
-        text = self.posix
-        start = self._pos
-        if self._next("<"):
-            end = text.find(">", start)
-            if end < 0:
-                self._fail("%s: '<' without '>'" % what)
-            inner = text[start + 1 : end]
-            for c in inner:
-                if not (c.isalpha() or c.isdigit() or c == "+" or c == "-"):
-                    self._fail("%s: %r is not allowed inside <...>" % (what, c))
-            self._pos = end + 1
-        else:
-            while self._pos < len(text) and text[self._pos].isalpha():
-                self._pos += 1
-            inner = text[start : self._pos]
-        if len(inner) < 3:
-            self._pos = start
-            self._fail("expected a %s of at least 3 letters (or <+03> quoted)" % what)
-        return inner
-
-    def _hms(self, what, max_hours):
-        # [+|-]hh[:mm[:ss]] -> signed seconds
-        sign = 1
-        if self._next("+-"):
-            if self._next("-"):
-                sign = -1
-            self._pos += 1
-        seconds = self._number(what + " hours", 0, max_hours) * _HOUR
-        for unit in (60, 1):
-            if not self._next(":"):
-                break
-            self._pos += 1
-            seconds += (
-                self._number(what + (" minutes" if unit == 60 else " seconds"), 0, 59) * unit
-            )
-        return sign * seconds
-
-    def _rule(self):
-        # Mm.w.d | Jn | n, then [/time]; returned as (kind, a, b, c, time)
-        if self._next("M"):
-            self._pos += 1
-            month = self._number("rule month", 1, 12)
-            parts = ["M", month]
-            for what, low, high in (("rule week", 1, 5), ("rule weekday", 0, 6)):
-                if not self._next("."):
-                    self._fail("expected '.'")
-                self._pos += 1
-                parts.append(self._number(what, low, high))
-        elif self._next("J"):
-            self._pos += 1
-            parts = ["J", self._number("rule Julian day", 1, 365), 0, 0]
-        elif self._next("0123456789"):
-            parts = ["n", self._number("rule day", 0, 365), 0, 0]
-        else:
-            self._fail("expected a rule (Mm.w.d, Jn or n)")
-        time = _DEFAULT_RULE_TIME
-        if self._next("/"):
-            self._pos += 1
-            time = self._hms("rule time", _MAX_RULE_H)
-        parts.append(time)
-        return parts
-
-
-# ---- callers the log acts on --------------------------------------------------------
-
-
-def _without(patterns, number, intl):
-    # Drop the exact entries for this number; prefixes stay (they name more people).
-    out = []
-    for p in patterns:
-        parsed = parse_pattern(p, intl)
-        if parsed is not None and not parsed[1] and number_matches(number, p, intl):
-            continue
-        out.append(p)
-    return out
-
-
-def block_number(config, number):
-    """A new config in which this caller never rings (number "" = anonymous callers)."""
-    new = copy(config)
-    if not number:
-        new["block_anonymous"] = True
-        return new
-    intl = new["international_prefix"]
-    new["vip"] = _without(new["vip"], number, intl)
-    for p in new["block"]:
-        if number_matches(number, p, intl):
-            return new
-    new["block"].append(number)
-    return new
-
-
-def allow_number(config, number):
-    """A new config in which this caller rings even while quiet.
-
-    Raises ValueError when a prefix in the block list still catches the number.
-    """
-    new = copy(config)
-    if not number:
-        new["block_anonymous"] = False
-        return new
-    intl = new["international_prefix"]
-    new["block"] = _without(new["block"], number, intl)
-    for p in new["block"]:
-        if number_matches(number, p, intl):
-            raise ValueError("%s is still blocked by the pattern %s" % (number, p))
-    for p in new["vip"]:
-        if number_matches(number, p, intl):
-            return new
-    new["vip"].append(number)
-    return new
-
-
-# Before hushgate/store.py existed these lived here; still reachable for older callers.
+# What lives next door, loaded when asked for through this module (and config).
 def __getattr__(name):
     if name in ("Store", "FileStorage", "FILE"):
         from hushgate import store
@@ -741,4 +407,12 @@ def __getattr__(name):
         from hushgate.config import register
 
         return register
-    raise AttributeError(name)
+    if name == "parse_tz":
+        from hushgate.tzparse import parse_tz
+
+        return parse_tz
+    if name[:1] == "_":
+        raise AttributeError(name)
+    from hushgate import rules
+
+    return getattr(rules, name)

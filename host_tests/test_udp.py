@@ -1,5 +1,6 @@
 # Runs on CPython and MicroPython (tools/mptest.py): the address shapes of both socket
-# layers, and the cache that keeps the per-datagram path allocation-free.
+# layers, the endpoint's reads over a stand-in socket, and the cache that keeps the
+# per-datagram path allocation-free.
 from hushgate import udp
 
 LOOPBACK_RAW = b"\x02\x00\x13\xc4\x7f\x00\x00\x05" + bytes(8)  # 127.0.0.5:5060
@@ -32,56 +33,15 @@ def test_bad_addresses_raise_value_error():
         raise AssertionError("accepted %r" % (bad,))
 
 
-def test_lwip_shape_passes_through():
-    cache = udp.AddressCache(False)
-    assert cache.address(("127.0.0.5", 5060)) == ("127.0.0.5", 5060)
-    assert cache.peer(("127.0.0.5", 5060)) == ("127.0.0.5", 5060)
+class _Socket:
+    """A stand-in socket: recvfrom pops queued (data, peer) pairs; buffers above
+    `largest` raise MemoryError, as on a fragmented heap; sendto records."""
 
-
-def test_raw_shape_converted_both_ways():
-    cache = udp.AddressCache(True)
-    assert cache.address(LOOPBACK_RAW) == ("127.0.0.5", 5060)
-    assert cache.peer(("127.0.0.5", 5060)) == LOOPBACK_RAW
-
-
-def test_cache_is_bounded():
-    class Small(udp.AddressCache):
-        size = 4
-
-    cache = Small(True)
-    for i in range(50):
-        raw = udp.address_to_sockaddr(("10.0.0.%d" % i, 5060))
-        assert cache.address(raw) == ("10.0.0.%d" % i, 5060)
-        assert cache.peer(("10.0.0.%d" % i, 5060)) == raw
-        assert len(cache._to_address) <= 4
-        assert len(cache._to_socket) <= 4
-
-
-def test_known_peer_costs_no_allocation():
-    try:
-        from micropython import heap_lock, heap_unlock
-    except ImportError:
-        heap_lock = heap_unlock = None
-    cache = udp.AddressCache(True)
-    raw = bytes(LOOPBACK_RAW)
-    first = cache.address(raw)
-    if heap_lock is not None:
-        heap_lock()
-    try:
-        again = cache.address(raw)
-    finally:
-        if heap_unlock is not None:
-            heap_unlock()
-    assert again is first
-
-
-class _TightSocket:
-    """recvfrom as on a fragmented heap: buffers above `largest` raise MemoryError."""
-
-    def __init__(self, datagrams, largest):
+    def __init__(self, datagrams=(), largest=1 << 20):
         self.queue = list(datagrams)
         self.largest = largest
         self.sizes = []
+        self.sent = []
 
     def recvfrom(self, size):
         self.sizes.append(size)
@@ -89,44 +49,121 @@ class _TightSocket:
             raise MemoryError("no block")
         if not self.queue:
             raise OSError(11)
-        data = self.queue.pop(0)
-        return data[:size], LOOPBACK_RAW
+        data, peer = self.queue.pop(0)
+        return data[:size], peer
+
+    def sendto(self, data, peer):
+        self.sent.append((data, peer))
 
 
-class _Endpoint(udp.Endpoint):
-    """The endpoint's reading logic over a stand-in socket (no bind)."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.low_memory = 0
-        self._credit = 0
+def _endpoint(datagrams=(), raw=True, largest=1 << 20):
+    return udp.Endpoint(None, sock=_Socket(datagrams, largest), raw=raw)
 
 
-def _endpoint(sock):
-    return _Endpoint(sock)
+def test_lwip_shape_passes_through():
+    ep = _endpoint([(b"OPTIONS", ("127.0.0.5", 5060))], raw=False)
+    assert ep.read() == b"OPTIONS" and ep.source == ("127.0.0.5", 5060)
+    ep.send(b"x", ("127.0.0.5", 5060))
+    assert ep.sock.sent == [(b"x", ("127.0.0.5", 5060))]
+
+
+def test_raw_shape_converted_both_ways():
+    ep = _endpoint([(b"OPTIONS", LOOPBACK_RAW)])
+    assert ep.read() == b"OPTIONS" and ep.source == ("127.0.0.5", 5060)
+    ep.send(b"x", ("127.0.0.5", 5060))
+    assert ep.sock.sent == [(b"x", LOOPBACK_RAW)]
+
+
+def test_nothing_queued_reads_none():
+    ep = _endpoint()
+    assert ep.read() is None and ep.source is None
+
+
+def test_oversize_is_counted_and_skipped():
+    ep = _endpoint([(b"x" * 4097, LOOPBACK_RAW), (b"ok", LOOPBACK_RAW)])
+    assert ep.read() is None and ep.oversize == 1
+    assert ep.read() == b"ok"
+    assert ep.sock.sizes == [4097, 4097]
+
+
+def test_send_to_a_bad_address_is_counted():
+    ep = _endpoint()
+    ep.send(b"x", ("not.an.address", 5060))
+    assert ep.send_errors == 1 and ep.sock.sent == []
+
+
+def test_cache_is_bounded():
+    ep = _endpoint()
+    ep.cache_size = 4
+    for i in range(50):
+        address = ("10.0.0.%d" % i, 5060)
+        raw = udp.address_to_sockaddr(address)
+        ep.sock.queue.append((b"OPTIONS", raw))
+        assert ep.read() == b"OPTIONS" and ep.source == address
+        ep.send(b"x", address)
+        assert ep.sock.sent[-1] == (b"x", raw)
+        assert len(ep._to_address) <= 4
+        assert len(ep._to_socket) <= 4
+
+
+class _FixedSocket:
+    """Gives the same datagram every time, and records allocation-free."""
+
+    def __init__(self, got):
+        self.got = got
+        self.sent_to = None
+
+    def recvfrom(self, size):
+        return self.got
+
+    def sendto(self, data, peer):
+        self.sent_to = peer
+
+
+def test_known_peer_costs_no_allocation():
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        heap_lock = heap_unlock = None
+    sock = _FixedSocket((b"INVITE", bytes(LOOPBACK_RAW)))
+    ep = udp.Endpoint(None, sock=sock, raw=True)
+    ep.read()
+    first = ep.source
+    ep.send(b"x", first)
+    if heap_lock is not None:
+        heap_lock()
+    try:
+        data = ep.read()
+        ep.send(data, first)
+    finally:
+        if heap_unlock is not None:
+            heap_unlock()
+    assert data == b"INVITE" and ep.source is first
+    assert sock.sent_to == LOOPBACK_RAW
 
 
 def test_small_read_takes_a_datagram_the_big_buffer_could_not():
-    sock = _TightSocket([b"INVITE sip:x SIP/2.0\r\n\r\n"], largest=1501)
-    got = _endpoint(sock)._small_read()
-    assert got == (b"INVITE sip:x SIP/2.0\r\n\r\n", LOOPBACK_RAW)
-    assert sock.sizes == [1501]
+    ep = _endpoint([(b"INVITE sip:x SIP/2.0\r\n\r\n", LOOPBACK_RAW)], largest=1501)
+    assert ep.read() == b"INVITE sip:x SIP/2.0\r\n\r\n"
+    assert ep.source == ("127.0.0.5", 5060)
+    assert ep.sock.sizes == [4097, 1501]
+    # The next reads stay small: no failed big allocation each time.
+    ep.sock.queue.append((b"OPTIONS", LOOPBACK_RAW))
+    assert ep.read() == b"OPTIONS"
+    assert ep.sock.sizes[2:] == [1501]
 
 
 def test_small_read_drops_and_counts_a_datagram_that_may_be_cut():
-    sock = _TightSocket([b"x" * 3000], largest=1501)
-    ep = _endpoint(sock)
-    assert ep._small_read() is None
+    ep = _endpoint([(b"x" * 3000, LOOPBACK_RAW)], largest=1501)
+    assert ep.read() is None
     assert ep.low_memory == 1
-    assert sock.queue == []  # taken off the queue all the same
+    assert ep.sock.queue == []  # taken off the queue all the same
 
 
 def test_small_read_falls_back_to_the_smallest_buffer():
-    sock = _TightSocket([b"y" * 100], largest=513)
-    ep = _endpoint(sock)
-    assert ep._small_read() == (b"y" * 100, LOOPBACK_RAW)
-    assert sock.sizes == [1501, 513]
-    sock = _TightSocket([b"z" * 100], largest=16)
-    ep = _endpoint(sock)
-    assert ep._small_read() is None and ep.low_memory == 1
-    assert sock.sizes == [1501, 513, 16]
+    ep = _endpoint([(b"y" * 100, LOOPBACK_RAW)], largest=513)
+    assert ep.read() == b"y" * 100
+    assert ep.sock.sizes == [4097, 1501, 513]
+    ep = _endpoint([(b"z" * 100, LOOPBACK_RAW)], largest=16)
+    assert ep.read() is None and ep.low_memory == 1
+    assert ep.sock.sizes == [4097, 1501, 513, 16]

@@ -5,12 +5,16 @@
 # struct sockaddr_in as bytes, and wants one back for bind/sendto. Conversions are
 # cached in small bounded dicts so a known peer costs a dict look-up, not an
 # allocation, on every datagram.
+#
+# No receive loop here: Endpoint.read() takes one datagram without blocking and the
+# app's SIP loop drains the socket in bursts, so a datagram costs a call, not a
+# coroutine object (an `await recv()` per datagram made one each time).
 import socket
 
 try:
     from asyncio import core  # MicroPython's asyncio core and its I/O queue
 except ImportError:
-    core = None  # CPython: only the address conversions are used (and tested) there
+    core = None  # CPython: the endpoint is tested over a stand-in socket there
 
 from hushgate.compat import const
 
@@ -48,43 +52,6 @@ def address_to_sockaddr(address):
     return bytes(raw)
 
 
-class AddressCache:
-    """Maps the socket's address shape to (ip, port) and back, bounded.
-
-    When full it keeps what it has and converts other peers afresh each time: a
-    flood from many sources then costs short-lived garbage, not a churn of
-    long-lived entries scattered over (and fragmenting) the heap.
-    """
-
-    size = 64
-
-    def __init__(self, raw_addresses):
-        # raw_addresses: True where the socket speaks sockaddr bytes (unix port).
-        self.raw = raw_addresses
-        self._to_address = {}
-        self._to_socket = {}
-
-    def address(self, peer):
-        if not self.raw:
-            return peer
-        cached = self._to_address.get(peer)
-        if cached is None:
-            cached = sockaddr_to_address(peer)
-            if len(self._to_address) < self.size:
-                self._to_address[peer] = cached
-        return cached
-
-    def peer(self, address):
-        if not self.raw:
-            return address
-        cached = self._to_socket.get(address)
-        if cached is None:
-            cached = address_to_sockaddr(address)
-            if len(self._to_socket) < self.size:
-                self._to_socket[address] = cached
-        return cached
-
-
 def resolve(host, port):
     """(ip, port) for a host name or address; raises OSError when it can't."""
     info = socket.getaddrinfo(host, port, _AF_INET, socket.SOCK_DGRAM)
@@ -97,80 +64,89 @@ def resolve(host, port):
 
 
 class Endpoint:
-    """A bound UDP socket awaited through asyncio's I/O queue."""
+    """A bound UDP socket, read without blocking and awaited through asyncio's I/O queue.
+
+    Where the socket speaks raw sockaddr bytes (the unix port), the conversions are
+    cached in two bounded dicts. When full they keep what they have and other peers
+    are converted afresh each time: a flood from many sources then costs short-lived
+    garbage, not a churn of long-lived entries scattered over (and fragmenting) the
+    heap. `sock` and `raw` are for tests (a stand-in socket).
+    """
 
     max_size = 4096  # the parser's limit; one more byte tells an oversize datagram
-    # Datagrams read per wake-up before the other tasks get a turn. Waking through
-    # the event loop costs more than reading, so a flood is drained in bursts.
+    # Datagrams read per wake-up before the other tasks get a turn (the app's loop).
+    # Waking through the event loop costs more than reading, so a flood is drained
+    # in bursts.
     burst = 16
+    cache_size = 64  # peers whose address conversion is kept, each way
 
-    def __init__(self, address):
-        info = socket.getaddrinfo(address[0], address[1], _AF_INET, socket.SOCK_DGRAM)
-        bind_to = info[0][-1]
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setblocking(False)
-        self.sock.bind(bind_to)
+    def __init__(self, address, sock=None, raw=False):
+        if sock is None:
+            info = socket.getaddrinfo(address[0], address[1], _AF_INET, socket.SOCK_DGRAM)
+            bind_to = info[0][-1]
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind(bind_to)
+            raw = not isinstance(bind_to, tuple)
+        self.sock = sock
         self.address = address
-        self.cache = AddressCache(not isinstance(bind_to, tuple))
+        self.raw = raw  # True: the socket speaks sockaddr bytes
+        self._to_address = {}
+        self._to_socket = {}
+        self.source = None  # (ip, port) of the datagram read() returned last
         self.oversize = 0
         self.low_memory = 0  # datagrams dropped because the heap had no block for them
         self.send_errors = 0
-        self._credit = 0  # reads left before going back through the event loop
         self._lean = 0  # reads left in small buffers after the heap lacked a big one
-        self._readinto = getattr(self.sock, "recvfrom_into", None)
-        if self._readinto is not None:
-            self._buf = bytearray(self.max_size + 1)
-            self._view = memoryview(self._buf)
 
-    def _readable(self):
+    def readable(self):
+        """Awaitable: returns once a datagram is queued (at once if one is)."""
         # asyncio has no UDP API: park the task on the socket in the core's I/O queue.
         yield core._io_queue.queue_read(self.sock)
 
-    async def recv(self):
-        """The next datagram and its (ip, port); oversize ones are counted and skipped."""
-        while True:
-            if self._credit <= 0:
-                await self._readable()
-                self._credit = self.burst
-            self._credit -= 1
-            try:
-                if self._readinto is not None:
-                    n, peer = self._readinto(self._buf)
-                    got = self._view[:n], peer
-                elif self._lean:
-                    # Recently short of a max_size block: don't pay a failed
-                    # allocation (and its collection) on every datagram.
-                    self._lean -= 1
-                    got = self._small_read()
-                else:
-                    # recvfrom needs its whole buffer as one free block for a moment
-                    # (the result shrinks to the datagram's size at once).
-                    got = self.sock.recvfrom(self.max_size + 1)
-            except OSError:
-                # Nothing queued (EAGAIN), or an ICMP error reported on this read.
-                self._credit = 0
-                continue
-            except MemoryError:
-                # A heap fragmented by a flood may have no max_size block left even
-                # after the collection the allocator ran: read into a smaller one
-                # (nearly every SIP datagram fits an Ethernet frame). A datagram that
-                # fills it may have been cut short, so it is dropped and counted.
-                self._lean = _LEAN_READS
+    def read(self):
+        """The next queued datagram, its sender's (ip, port) in self.source; None when
+        none is queued, or when the one read was oversize or found no room (counted)."""
+        try:
+            if self._lean:
+                # Recently short of a max_size block: don't pay a failed
+                # allocation (and its collection) on every datagram.
+                self._lean -= 1
                 got = self._small_read()
-            if got is None:
-                continue
-            data, peer = got
-            if len(data) > self.max_size:
-                self.oversize += 1
-                continue
-            return data, self.cache.address(peer)
+            else:
+                # recvfrom needs its whole buffer as one free block for a moment
+                # (the result shrinks to the datagram's size at once).
+                got = self.sock.recvfrom(self.max_size + 1)
+        except OSError:
+            return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
+        except MemoryError:
+            # A heap fragmented by a flood may have no max_size block left even
+            # after the collection the allocator ran: read into a smaller one
+            # (nearly every SIP datagram fits an Ethernet frame). A datagram that
+            # fills it may have been cut short, so it is dropped and counted.
+            self._lean = _LEAN_READS
+            got = self._small_read()
+        if got is None:
+            return None
+        data, peer = got
+        if len(data) > self.max_size:
+            self.oversize += 1
+            return None
+        if self.raw:
+            address = self._to_address.get(peer)
+            if address is None:
+                address = sockaddr_to_address(peer)
+                if len(self._to_address) < self.cache_size:
+                    self._to_address[peer] = address
+            peer = address
+        self.source = peer
+        return data
 
     def _small_read(self):
         for size in _FALLBACK_SIZES:
             try:
                 data, peer = self.sock.recvfrom(size)
             except OSError:
-                self._credit = 0
                 return None
             except MemoryError:
                 continue
@@ -182,7 +158,14 @@ class Endpoint:
 
     def send(self, data, address):
         try:
-            self.sock.sendto(data, self.cache.peer(address))
+            peer = address
+            if self.raw:
+                peer = self._to_socket.get(address)
+                if peer is None:
+                    peer = address_to_sockaddr(address)
+                    if len(self._to_socket) < self.cache_size:
+                        self._to_socket[address] = peer
+            self.sock.sendto(data, peer)
         except (OSError, ValueError):
             self.send_errors += 1
 

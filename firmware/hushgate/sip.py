@@ -130,15 +130,19 @@ def _same_ci(a, s, e, b, t, u):
     return True
 
 
+def _key(buf, s, e):
+    # The fingerprint of header name buf[s:e]: length, first and last letter (any
+    # case); >= 1024, so never an id. Equal names give equal fingerprints.
+    n = e - s
+    return (n if n < 63 else 63) << 10 | (buf[s] & 31) << 5 | (buf[e - 1] & 31)
+
+
 def _header_id(buf, s, e):
     # The id of header name buf[s:e] (long or compact form, any case), or for a
-    # name not known its fingerprint (length, first and last letter, any case):
-    # >= 1024, so never an id; equal names give equal fingerprints, and a match is
-    # then confirmed byte by byte.
-    n = e - s
-    key = (n if n < 63 else 63) << 10 | (buf[s] & 31) << 5 | (buf[e - 1] & 31)
+    # name not known its fingerprint; a table match is confirmed byte by byte.
+    key = _key(buf, s, e)
     known = _BY_KEY[key % _KEY_MOD]
-    if n == 1:
+    if e - s == 1:
         if (buf[s] | 32) == _KIND[known] & 127:
             return known
     elif known and _same_ci(buf, s, e, _SPEC, _NAME_SPAN[2 * known], _NAME_SPAN[2 * known + 1]):
@@ -158,9 +162,9 @@ while i < len(_SPEC):
         e -= 1
     if _SPEC[e - 2] == 47:  # /x
         u += _SPEC[e - 1]
-        _BY_KEY[_header_id(_SPEC, e - 1, e) % _KEY_MOD] = len(_KIND)
+        _BY_KEY[_key(_SPEC, e - 1, e) % _KEY_MOD] = len(_KIND)
         e -= 2
-    _BY_KEY[_header_id(_SPEC, i, e) % _KEY_MOD] = len(_KIND)
+    _BY_KEY[_key(_SPEC, i, e) % _KEY_MOD] = len(_KIND)
     _KIND.append(u)
     _NAME_SPAN.append(i)
     _NAME_SPAN.append(e)
@@ -178,16 +182,27 @@ def _skip(buf, i, end, flags):
 
 
 def _quoted_end(buf, i, end):
-    # buf[i] is the opening quote; index after the closing one.
+    # buf[i] is the opening quote; index after the closing one (a backslash
+    # escapes the byte after it). find() runs in C: no Python loop per byte.
     i += 1
-    while i < end:
-        c = buf[i]
-        if c == _DQUOTE:
-            return i + 1
-        if c == _BSLASH:
-            i += 1
-        i += 1
-    raise SipError("unbalanced quote")
+    while True:
+        q = buf.find(b'"', i, end)
+        if q < 0:
+            raise SipError("unbalanced quote")
+        k = buf.find(b"\\", i, q)
+        if k < 0:
+            return q + 1
+        i = k + 2
+
+
+def _has_lws(buf, s, e):
+    # Whether buf[s:e] holds a space, tab, CR or LF (four C scans, no Python loop).
+    return (
+        buf.find(b" ", s, e) >= 0
+        or buf.find(b"\t", s, e) >= 0
+        or buf.find(b"\r", s, e) >= 0
+        or buf.find(b"\n", s, e) >= 0
+    )
 
 
 # Slots of the array `via` that _via_end fills for proxy.py (which has the same).
@@ -212,10 +227,16 @@ def _params_end(buf, i, end, stop, into):
     # `into`: None; a dict that receives every parameter (lower-case name -> value,
     # b"" for a bare name); or a zeroed _V_* array that receives the branch,
     # received, rport and tag parameters (the tag without allocating a dict).
-    i = _skip(buf, i, end, _LWS)
+    cls = _CLASS
+    while i < end and cls[buf[i]] & _LWS:
+        i += 1
     while i < end and buf[i] == _SEMI:
-        ns = _skip(buf, i + 1, end, _LWS)
-        ne = _skip(buf, ns, end, _TOKEN)
+        ns = i + 1
+        while ns < end and cls[buf[ns]] & _LWS:
+            ns += 1
+        ne = ns
+        while ne < end and cls[buf[ne]] & _TOKEN:
+            ne += 1
         if ne == ns:
             raise SipError("bad parameter")
         i = vs = ve = _skip(buf, ne, end, _LWS)
@@ -224,25 +245,29 @@ def _params_end(buf, i, end, stop, into):
             if vs < end and buf[vs] == _DQUOTE:
                 ve = _quoted_end(buf, vs, end)
             else:
-                ve = _skip(buf, vs, end, _PVALUE)
+                ve = vs
+                while ve < end and cls[buf[ve]] & _PVALUE:
+                    ve += 1
                 if ve == vs:
                     raise SipError("bad parameter")
             i = _skip(buf, ve, end, _LWS)
         if into is None:
-            pass
-        elif isinstance(into, dict):
+            continue
+        if isinstance(into, dict):
             into[buf[ns:ne].lower()] = buf[vs:ve]
-        elif _same_ci(buf, ns, ne, b"branch", 0, 6):
+            continue
+        n = ne - ns  # the length picks the one name to compare
+        if n == 6 and _same_ci(buf, ns, ne, b"branch", 0, 6):
             into[_V_BRANCH_S] = vs
             into[_V_BRANCH_E] = ve
-        elif _same_ci(buf, ns, ne, b"received", 0, 8):
+        elif n == 8 and _same_ci(buf, ns, ne, b"received", 0, 8):
             into[_V_RECV_S] = vs
             into[_V_RECV_E] = ve
-        elif _same_ci(buf, ns, ne, b"rport", 0, 5):
+        elif n == 5 and _same_ci(buf, ns, ne, b"rport", 0, 5):
             into[_V_RPORT] = ne
             into[_V_RPORT_S] = vs
             into[_V_RPORT_E] = ve
-        elif not into[_V_TAG] and _same_ci(buf, ns, ne, b"tag", 0, 3):  # the first
+        elif n == 3 and not into[_V_TAG] and _same_ci(buf, ns, ne, b"tag", 0, 3):  # the first
             into[_V_TAG] = ne
             into[_V_TAG_S] = vs
             into[_V_TAG_E] = ve
@@ -258,15 +283,21 @@ def _via_end(buf, i, end, via):
         for n in range(_V_SIZE):
             via[n] = 0
     i = _skip(buf, i, end, _LWS)
-    for n in range(3):
-        j = _skip(buf, i, end, _TOKEN)
-        if j == i:
+    if buf.startswith(b"SIP/2.0/", i):  # the usual spelling: only the transport to read
+        j = _skip(buf, i + 8, end, _TOKEN)
+        if j == i + 8:
             raise SipError("bad Via")
         i = _skip(buf, j, end, _LWS)
-        if n < 2:
-            if i >= end or buf[i] != _SLASH:
+    else:
+        for n in range(3):
+            j = _skip(buf, i, end, _TOKEN)
+            if j == i:
                 raise SipError("bad Via")
-            i = _skip(buf, i + 1, end, _LWS)
+            i = _skip(buf, j, end, _LWS)
+            if n < 2:
+                if i >= end or buf[i] != _SLASH:
+                    raise SipError("bad Via")
+                i = _skip(buf, i + 1, end, _LWS)
     if i < end and buf[i] == 91:  # [IPv6]
         j = buf.find(b"]", i, end)
         if j < 0:
@@ -300,12 +331,13 @@ def _naddr(buf, i, end, multi, out):
     stop = _COMMA if multi else -1
     i = _skip(buf, i, end, _LWS)
     ds = de = i
-    if i < end and buf[i] == _DQUOTE:
+    c = buf[i] if i < end else 0
+    if c == _DQUOTE:
         de = _quoted_end(buf, i, end)
         i = _skip(buf, de, end, _LWS)
         if i >= end or buf[i] != _LT:
             raise SipError("bad address")
-    else:
+    elif c != _LT:
         j = i
         while j < end and _CLASS[buf[j]] & (_TOKEN | _LWS):
             j += 1
@@ -317,11 +349,8 @@ def _naddr(buf, i, end, multi, out):
     if i < end and buf[i] == _LT:
         us = i + 1
         ue = buf.find(b">", us, end)
-        if ue < 0:
+        if ue < 0 or _has_lws(buf, us, ue):
             raise SipError("bad address")
-        for k in range(us, ue):
-            if _CLASS[buf[k]] & _LWS:
-                raise SipError("bad address")
         ps = ue + 1
     else:
         us = i
@@ -402,7 +431,7 @@ class NameAddr:
     """
 
     def __init__(self, buf, start, end):
-        o = array("H", memoryview(_ZEROS)[:_NA_SIZE])
+        o = _ZEROS[:_NA_SIZE]
         _naddr(buf, start, end, True, o)
         self._b = buf
         self._h = o
@@ -498,6 +527,8 @@ class Message:
 
     def __init__(self, b):
         # Scan the datagram b (bytes, at most max_size) and check it (module comment).
+        # The hot loops lean on C-implemented bytes methods (find, count,
+        # startswith): under MicroPython a Python loop costs ~0.13 us per byte.
         n = len(b)
         if n > 65535:  # offsets are 16-bit
             raise SipError("datagram too large")
@@ -508,8 +539,9 @@ class Message:
         lines = b.count(b"\r\n", 0, he + 2)
         if lines - 1 > self.max_headers:
             raise SipError("too many header lines")
-        h = array("H", memoryview(_ZEROS)[: _BASE + _H_SIZE * lines])
+        h = _ZEROS[: _BASE + _H_SIZE * lines]  # an array slice: a zeroed copy
         self._h = h
+        cls = _CLASS
         sl = b.find(b"\r\n")
         # Start line: a status line, or METHOD SP Request-URI SP SIP/2.0.
         if b.startswith(b"SIP/2.0 "):
@@ -529,7 +561,7 @@ class Message:
             us = sp1 + 1
             sp2 = b.find(b" ", us, sl)
             # One space each side of the URI, a token method, a URI with a scheme
-            # and no control character, space, < or >.
+            # and no control character, space, < or > (min() of a memoryview: C).
             j = _skip(b, us, sp2, _SCHEME)
             if (
                 sp1 <= 0
@@ -541,12 +573,11 @@ class Message:
                 or j == us
                 or j >= sp2
                 or b[j] != _COLON
+                or min(memoryview(b)[us:sp2]) < 33
+                or b.find(b"<", us, sp2) >= 0
+                or b.find(b">", us, sp2) >= 0
             ):
                 raise SipError("bad request line")
-            for k in range(us, sp2):
-                c = b[k]
-                if c < 33 or c == _LT or c == _GT:
-                    raise SipError("bad request line")
             if (j - us == 3 and b.startswith(b"sip", us)) or (
                 j - us == 4 and b.startswith(b"sips", us)
             ):
@@ -556,9 +587,12 @@ class Message:
             h[_URI_S] = us
             h[_URI_E] = sp2
             self.method = _method(b, 0, sp1)
-        # Header lines: folded continuation lines extend the previous header's
-        # value (_H_VE holds the raw line end until the values are trimmed below).
+        # Header lines, each value's span trimmed of LWS as it is read; a folded
+        # continuation line extends the previous value. Only the ten tracked names
+        # are confirmed here (they are checked below); any other line keeps its
+        # name's fingerprint, and _index confirms the name when one is asked for.
         count = 0
+        k = _BASE - _H_SIZE
         i = sl + 2
         stop = he + 2
         while i < stop:
@@ -567,29 +601,49 @@ class Message:
             if c == _SP or c == _HT:
                 if count == 0:
                     raise SipError("bad header")
-                h[_BASE + _H_SIZE * count - 1] = e
-            else:
-                colon = b.find(b":", i, e)
-                ne = colon
-                while ne > i and _CLASS[b[ne - 1]] & _LWS:
-                    ne -= 1
-                if ne <= i:  # no colon (-1), or no name before it
-                    raise SipError("bad header")
-                key = _header_id(b, i, ne)
-                if key <= _TRACKED:
-                    if h[_FIRST + key] == 0:
-                        h[_FIRST + key] = count + 1
-                    elif _VIA < key < _CONTACT:  # single-valued ones
+                vs = h[k + _H_VS]
+                if vs == h[k + _H_VE]:  # empty so far: the value starts on this line
+                    vs = h[k + _H_VS] = _skip(b, i, e, _LWS)
+                ve = e
+                while ve > vs and cls[b[ve - 1]] & _LWS:
+                    ve -= 1
+                h[k + _H_VE] = ve
+                i = e + 2
+                continue
+            colon = b.find(b":", i, e)
+            ne = colon
+            while ne > i and cls[b[ne - 1]] & _LWS:
+                ne -= 1
+            if ne <= i:  # no colon (-1), or no name before it
+                raise SipError("bad header")
+            key = ne - i
+            key = (key if key < 63 else 63) << 10 | (c & 31) << 5 | (b[ne - 1] & 31)
+            known = _BY_KEY[key % _KEY_MOD]
+            if known and known <= _TRACKED:
+                t = 2 * known
+                if (
+                    (c | 32) == _KIND[known] & 127
+                    if ne - i == 1
+                    else _same_ci(b, i, ne, _SPEC, _NAME_SPAN[t], _NAME_SPAN[t + 1])
+                ):
+                    key = known
+                    if h[_FIRST + known] == 0:
+                        h[_FIRST + known] = count + 1
+                    elif _VIA < known < _CONTACT:  # single-valued ones
                         raise SipError("duplicate header")
-                elif key > 1023 and _skip(b, i, ne, _TOKEN) != ne:
-                    raise SipError("bad header")
-                k = _BASE + _H_SIZE * count
-                h[k] = key
-                h[k + _H_LINE] = i
-                h[k + _H_NAME_E] = ne
-                h[k + _H_VS] = colon + 1
-                h[k + _H_VE] = e
-                count += 1
+            vs = colon + 1
+            while vs < e and cls[b[vs]] & _LWS:
+                vs += 1
+            ve = e
+            while ve > vs and cls[b[ve - 1]] & _LWS:
+                ve -= 1
+            k += _H_SIZE
+            h[k] = key
+            h[k + _H_LINE] = i
+            h[k + _H_NAME_E] = ne
+            h[k + _H_VS] = vs
+            h[k + _H_VE] = ve
+            count += 1
             i = e + 2
         h[_COUNT] = count
         if not (
@@ -600,18 +654,20 @@ class Message:
             and h[_FIRST + _VIA]
         ):
             raise SipError("missing header")
-        # Each value's final span (LWS and folding skipped); Via, From, To and
-        # Contact values well formed (several per line for Via and Contact);
-        # Max-Forwards a number; Date in GMT.
+        # Via, From, To and Contact values well formed (several per line for Via
+        # and Contact); Max-Forwards a number; Date in GMT.
         for k in range(_BASE, _BASE + _H_SIZE * count, _H_SIZE):
-            ve = h[k + _H_VE]
-            vs = _skip(b, h[k + _H_VS], ve, _LWS)
-            while ve > vs and _CLASS[b[ve - 1]] & _LWS:
-                ve -= 1
-            h[k + _H_VS] = vs
-            h[k + _H_VE] = ve
             known = h[k]
-            if known == _VIA or known == _CONTACT or known == _FROM or known == _TO:
+            if known > _DATE or known == _CALL_ID or known == _CSEQ:
+                continue
+            vs = h[k + _H_VS]
+            ve = h[k + _H_VE]
+            if known == _MAX_FORWARDS:
+                _digits(b, vs, ve, 10)
+            elif known == _DATE:
+                if ve - vs < 3 or not b.startswith(b"GMT", ve - 3):
+                    raise SipError("Date not in GMT")
+            elif known != _CONTENT_LENGTH:
                 while True:
                     if known == _VIA:
                         j = _via_end(b, vs, ve, None)
@@ -620,10 +676,6 @@ class Message:
                     if j >= ve:
                         break
                     vs = j + 1
-            elif known == _MAX_FORWARDS:
-                _digits(b, vs, ve, 10)
-            elif known == _DATE and (ve - vs < 3 or not b.startswith(b"GMT", ve - 3)):
-                raise SipError("Date not in GMT")
         # CSeq: number LWS method, the method equal to the request's.
         k = _BASE + _H_SIZE * (h[_FIRST + _CSEQ] - 1)
         vs = h[k + _H_VS]
@@ -654,7 +706,9 @@ class Message:
 
     def _index(self, name, start):
         # Index (0-based) of the first header named `name` (bytes, any case, long
-        # or compact form) at or after `start`, or -1.
+        # or compact form) at or after `start`, or -1. A tracked header's lines
+        # carry its id; any other line its name's fingerprint (_key), so a line
+        # is compared byte by byte only when its fingerprint is the one sought.
         h = self._h
         n = len(name)
         if n == 0:
@@ -664,14 +718,34 @@ class Message:
             known = _header_id(name, 0, n)
             if len(_NAME_IDS) < _NAME_IDS_MAX:
                 _NAME_IDS[name] = known
-        if start == 0 and known <= _TRACKED:
-            return h[_FIRST + known] - 1
+        if known <= _TRACKED:
+            if start == 0:
+                return h[_FIRST + known] - 1
+            for i in range(start, h[_COUNT]):
+                if h[_BASE + _H_SIZE * i] == known:
+                    return i
+            return -1
         b = self._b
+        if known < 1024:  # known, untracked: its long name and its compact letter
+            s = _NAME_SPAN[2 * known]
+            e = _NAME_SPAN[2 * known + 1]
+            key = _key(_SPEC, s, e)
+            letter = _KIND[known] & 127
+            short = 1 << 10 | (letter & 31) << 5 | (letter & 31) if letter else -1
+        else:
+            key = known
+            s = 0
+            e = n
+            short = -1
         for i in range(start, h[_COUNT]):
             k = _BASE + _H_SIZE * i
-            if h[k] == known and (
-                known < 1024 or _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], name, 0, n)
-            ):
+            if h[k] == key:
+                if known < 1024:
+                    if _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], _SPEC, s, e):
+                        return i
+                elif _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], name, 0, n):
+                    return i
+            elif h[k] == short and (b[h[k + _H_LINE]] | 32) == letter:
                 return i
         return -1
 
@@ -748,21 +822,23 @@ class Message:
 
 
 def _list_item_end(b, i, end):
-    # Index of the comma ending the list item that starts at i (quotes and <> respected).
-    while i < end:
-        c = b[i]
-        if c == _COMMA:
-            return i
-        if c == _DQUOTE:
-            i = _quoted_end(b, i, end)
-            continue
-        if c == _LT:
-            j = b.find(b">", i, end)
+    # Index of the comma ending the list item that starts at i (quotes and <>
+    # respected), found with find() rather than a loop per byte.
+    while True:
+        c = b.find(b",", i, end)
+        if c < 0:
+            c = end
+        q = b.find(b'"', i, c)
+        a = b.find(b"<", i, c)
+        if q < 0 and a < 0:
+            return c
+        if q >= 0 and (a < 0 or q < a):
+            i = _quoted_end(b, q, end)
+        else:
+            j = b.find(b">", a, end)
             if j < 0:
                 return end
-            i = j
-        i += 1
-    return end
+            i = j + 1
 
 
 def _method(b, s, e):
@@ -788,9 +864,9 @@ def _method(b, s, e):
     return b[s:e]
 
 
-# Zeros a Message's offset array is copied from (array() of a memoryview iterates
-# it on both interpreters); grows with Message.max_headers.
-_ZEROS = bytes(_BASE + _H_SIZE * (Message.max_headers + 2))
+# Zeros a Message's offset array is sliced from (a slice of an array is an array,
+# copied in C); grows with Message.max_headers.
+_ZEROS = array("H", bytes(2 * (_BASE + _H_SIZE * (Message.max_headers + 2))))
 
 
 def parse(data, max_size=None):
@@ -805,7 +881,7 @@ def parse(data, max_size=None):
         if not isinstance(data, bytes):
             data = bytes(data)  # the receive buffer is reused: a copy
         if _BASE + _H_SIZE * (Message.max_headers + 2) > len(_ZEROS):
-            _ZEROS = bytes(_BASE + _H_SIZE * (Message.max_headers + 2))
+            _ZEROS = array("H", bytes(2 * (_BASE + _H_SIZE * (Message.max_headers + 2))))
         return Message(data)
     except (IndexError, ValueError, UnicodeError, TypeError, KeyError, OverflowError) as e:
         # Not bytes (TypeError), or a slip of the parser on some odd input.

@@ -126,6 +126,7 @@ class Gate:
 
                 release()
         self.set_provider_addresses()
+        self._minute_start = None  # zone or schedule changed: the minute's answer too
         # The schedule may have moved "morning": count again from the press.
         self._quiet_until = None
         if self.quiet_mode == QUIET_UNTIL_MORNING and self._quiet_from is not None:
@@ -184,14 +185,18 @@ class Gate:
             # Also a new transaction of a call already let through (the INVITE
             # again with credentials after the ATA challenged it): not a new call.
             return _IN_DIALOG
-        if method in _DIALOG_METHODS or msg.name_addr(b"to").tag:
+        to = msg.name_addr(b"to")
+        if method in _DIALOG_METHODS or to.tag:
             self.calllog.count("not_in_dialog")
             return _NOT_IN_DIALOG
+        if method in _NOT_FOR_PHONE:
+            self.calllog.count("not_for_phone")
+            return Verdict(DROP, 0, "not for the phone", "other")
+        # From and To are taken apart once here and shared by the steps below.
+        frm = msg.name_addr(b"from")
+        name = frm.display
+        scanner = self._scanner(msg, frm, to, name)
         if method != b"INVITE":
-            if method in _NOT_FOR_PHONE:
-                self.calllog.count("not_for_phone")
-                return Verdict(DROP, 0, "not for the phone", "other")
-            scanner = self._scanner(msg)
             if scanner is not None:
                 self.calllog.count("scanner_requests")
                 return Verdict(DROP, 0, "scanner: " + scanner, "scanner")
@@ -203,7 +208,6 @@ class Gate:
         canon = number
         if number[:1] == "+":
             canon = self._intl + number[1:]  # as parse_pattern writes patterns
-        scanner = self._scanner(msg)
         if scanner is not None:
             verdict = Verdict(DROP, 0, "scanner: " + scanner, "scanner")
         elif canon and _matches(self._block, canon):
@@ -248,49 +252,53 @@ class Gate:
                 verdict = Verdict(FORWARD, 0, "clock not set: quiet hours not applied", "rang")
             else:
                 verdict = Verdict(FORWARD, 0, "rang", "rang")
-        self._record(msg, ip, number, verdict, utc)
+        self._record(msg, ip, number, verdict, utc, name)
         return verdict
 
-    def _record(self, msg, ip, number, verdict, utc):
-        name = ""
-        for header in (b"p-asserted-identity", b"from"):
+    def _record(self, msg, ip, number, verdict, utc, name=None):
+        # name: From's display name when the caller has taken From apart already.
+        try:
+            addr = msg.name_addr(b"p-asserted-identity")
+        except sip.SipError:
+            addr = None
+        if addr is not None and addr.display:
+            name = addr.display
+        elif name is None:
             try:
-                addr = msg.name_addr(header)
+                addr = msg.name_addr(b"from")
             except sip.SipError:
                 addr = None
-            if addr is not None and addr.display:
-                name = addr.display
-                break
+            name = addr.display if addr is not None else ""
         self.calllog.record(utc, number, name, ip, verdict)
 
-    def _scanner(self, msg):
-        # The scanning tool's name when the request carries its fingerprint, else None.
+    def _scanner(self, msg, frm, to, display):
+        # The scanning tool's name when the request carries its fingerprint, else
+        # None. display: From's display name.
         ua = msg.get(b"user-agent")
         if ua:
             low = bytes(ua).lower()
             for prefix, name in self._uas:
                 if low.startswith(prefix):
                     return name
-        frm = msg.name_addr(b"from")
-        for addr in (frm, msg.name_addr(b"to")):
-            if addr is None or not addr.display:
-                continue
-            display = addr.display.lower()
+        display = display.lower()
+        if display == "john doe" and frm.user == b"4000":
+            return "John Doe"
+        for text in (display, to.display.lower()):
             for word in ("sipvicious", "friendly-scanner"):
-                if word in display:
+                if word in text:
                     return word
-            if display == "john doe" and addr is frm and frm.user == b"4000":
-                return "John Doe"
-        if frm is not None:
-            tag = frm.tag
-            if tag and _vicious_tag(bytes(tag)):
-                return "SIPVicious tag"
+        tag = frm.tag
+        if tag and _vicious_tag(bytes(tag)):
+            return "SIPVicious tag"
+        # Only the SDP's session name line: no copy of the whole body.
         body = msg.body
-        if body:
-            body = bytes(body).lower()
-            for line in _SDP_SCANNERS:
-                if line in body:
-                    return "SDP s=" + line[3:-1].decode()
+        start = body.find(b"\ns=") if body else -1
+        if start >= 0:
+            end = body.find(b"\r", start)
+            line = bytes(body[start : end + 1 if end >= 0 else len(body)]).lower()
+            for name in _SDP_SCANNERS:
+                if line == name:
+                    return "SDP s=" + name[3:-1].decode()
         return None
 
     # ---- quiet ----------------------------------------------------------------------------
@@ -373,8 +381,13 @@ class Gate:
         if mode == QUIET_UNTIL_MORNING:
             return "quiet-until-morning"
         if utc is not None and self._intervals:
-            lt = self.tz.localtime(utc)
-            if self._covering(lt[6] * _DAY + lt[3] * 60 + lt[4]) is not None:
+            # Worked out once per local minute: the calls within it reuse the answer.
+            start = self._minute_start
+            if start is None or not 0 <= utc - start < 60:
+                lt = self.tz.localtime(utc)
+                self._minute_start = utc - lt[5]
+                self._minute_quiet = self._covering(lt[6] * _DAY + lt[3] * 60 + lt[4])
+            if self._minute_quiet is not None:
                 return "quiet-schedule"
         return "ringing"
 

@@ -15,12 +15,13 @@ KINDS = ("rang", "blocked", "quiet", "scanner")
 # The entries live in one bytearray allocated with the log, a record of _RECORD
 # bytes each: a call logged allocates nothing that lasts, and 50 entries hold
 # 4.8 KB whatever arrives (as tuples of fresh strings they held twice that).
-# A record: id, utc + 1 (0 when unknown), the source's four octets, code, action,
-# kind (index in KINDS), the byte lengths of number, name and reason, then those
-# three as UTF-8 in the _TEXT bytes after the header.
-_HEAD = "<II4BHBB3B"
+# A record: id, utc + 1 (0 when unknown), code, action, kind (index in KINDS),
+# the byte lengths of number, name and reason, the source's four octets, then
+# number, name and reason as UTF-8 in the _TEXT bytes after this header.
+_HEAD = "<IIHBB3B"
+_IP_AT = const(15)
 _HEAD_SIZE = const(19)
-_KIND_AT = const(15)
+_KIND_AT = const(11)
 _TEXT = const(77)
 _RECORD = const(96)
 
@@ -30,20 +31,26 @@ def _as_dict(item):
     f = unpack_from(_HEAD, item)
     texts = []
     at = _HEAD_SIZE
-    for n in f[9:]:
+    for n in f[5:]:
         texts.append(bytes(item[at : at + n]).decode())
         at += n
-    action = f[7]
+    return _entry(
+        f[0], f[1] - 1 if f[1] else None, texts, item[_IP_AT : _IP_AT + 4], f[3], f[2], f[4]
+    )
+
+
+def _entry(seq, utc, texts, octets, action, code, kind):
+    # texts: number, name, reason; kind: index in KINDS.
     return {
-        "id": f[0],
-        "utc": f[1] - 1 if f[1] else None,
+        "id": seq,
+        "utc": utc,
         "number": texts[0],
         "name": texts[1],
-        "source": "%d.%d.%d.%d" % f[2:6],
+        "source": "%d.%d.%d.%d" % (octets[0], octets[1], octets[2], octets[3]),
         "action": ("forward", "answer", "drop")[action] if action < 3 else str(action),
-        "code": f[6],
+        "code": code,
         "reason": texts[2],
-        "kind": KINDS[f[8]],
+        "kind": KINDS[kind],
     }
 
 
@@ -69,6 +76,8 @@ class CallLog:
         self._count = 0  # entries held
         self._next = 0  # slot the next entry goes to
         self._seq = 0  # id of the last entry
+        self._ip = None  # the last source logged, and its octets
+        self._octets = None
         self.counters = _zeros()  # since boot
         self.totals = _zeros()  # since the counters file was made
         self.unseen = _zeros()  # since acknowledge()
@@ -108,6 +117,7 @@ class CallLog:
         # Number first (the web page blocks and allows by it), then reason, then
         # name, each within what the record has left.
         raws = []
+        texts = []
         room = _TEXT
         for text, limit in (
             (number, self.max_number),
@@ -125,7 +135,9 @@ class CallLog:
                 while cut > 0 and raw[cut] & 0xC0 == 0x80:  # not inside a character
                     cut -= 1
                 raw = raw[:cut] + b"\xe2\x80\xa6" if cut > 0 else b""
+                text = raw.decode()
             raws.append(raw)
+            texts.append(text)
             room -= len(raw)
         ring = self._ring
         at = self._next * _RECORD
@@ -133,27 +145,37 @@ class CallLog:
         for raw in (raws[0], raws[2], raws[1]):
             ring[end : end + len(raw)] = raw
             end += len(raw)
-        octets = [0, 0, 0, 0]
-        try:
-            parts = source_ip.split(".")
-            for i in range(4):
-                octets[i] = int(parts[i]) & 0xFF
-        except (AttributeError, ValueError, IndexError):
-            pass  # not an IPv4 address: logged as 0.0.0.0
+        # The source: calls come from the provider's few addresses, so the last one's
+        # octets are kept rather than parsed again.
+        if source_ip != self._ip:
+            octets = bytearray(4)
+            try:
+                parts = source_ip.split(".")
+                for i in range(4):
+                    octets[i] = int(parts[i]) & 0xFF
+            except (AttributeError, ValueError, IndexError):
+                pass  # not an IPv4 address: logged as 0.0.0.0
+            self._ip = source_ip
+            self._octets = octets
+        octets = self._octets
+        ring[at + _IP_AT : at + _IP_AT + 4] = octets
         code = verdict.code
+        if not (isinstance(code, int) and 0 <= code <= 0xFFFF):
+            code = 0
+        if not (isinstance(action, int) and 0 <= action < 256):
+            action = 255
+        kind = KINDS.index(kind)
+        if not (isinstance(utc, int) and 0 <= utc < 0xFFFFFFFF):
+            utc = None
         pack_into(
             _HEAD,
             ring,
             at,
             self._seq,
-            utc + 1 if isinstance(utc, int) and 0 <= utc < 0xFFFFFFFF else 0,
-            octets[0],
-            octets[1],
-            octets[2],
-            octets[3],
-            code if isinstance(code, int) and 0 <= code <= 0xFFFF else 0,
-            action if isinstance(action, int) and 0 <= action < 256 else 255,
-            KINDS.index(kind),
+            0 if utc is None else utc + 1,
+            code,
+            action,
+            kind,
             len(raws[0]),
             len(raws[2]),
             len(raws[1]),
@@ -163,9 +185,9 @@ class CallLog:
             self._count += 1
         for counts in (self.counters, self.totals, self.unseen):
             counts["calls"] += 1
-            counts[kind] += 1
+            counts[KINDS[kind]] += 1
         self._dirty = True
-        return _as_dict(memoryview(ring)[at : at + _RECORD])
+        return _entry(self._seq, utc, (texts[0], texts[2], texts[1]), octets, action, code, kind)
 
     def count(self, kind, n=1):
         """Count an event that is not a call (e.g. "unknown_source"), since boot and in total.

@@ -26,12 +26,15 @@ _held = False  # "h": pressed until the next line
 
 def options(argv=None):
     """The command line as a dict; exits with the usage on a mistake."""
+    global clock_known
     import host_options
 
     try:
-        return host_options.parse(sys.argv[1:] if argv is None else argv)
+        opts = host_options.parse(sys.argv[1:] if argv is None else argv)
     finally:
         del sys.modules["host_options"]
+    clock_known = opts["clock"]
+    return opts
 
 
 def utc():

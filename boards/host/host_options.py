@@ -47,7 +47,6 @@ def parse(argv):
                 opts["state"] = value
             elif flag == "--clock" and value == "unset":
                 opts["clock"] = False
-                sys.modules["board"].clock_known = False
             else:
                 raise ValueError(flag)
             i += 2

@@ -177,6 +177,30 @@ def test_refusal_allocates_nothing():
     assert lim.refused == 301
 
 
+def test_admit_takes_no_frame_from_the_heap():
+    # Under heap_lock MicroPython quietly puts a frame too big for its C stack budget
+    # on the C stack instead, and otherwise frees it on return: only the count of
+    # bytes ever allocated shows that admit() would take one from the heap each call.
+    try:
+        from micropython import mem_total
+    except ImportError:
+        return  # CPython (frames are not the heap's business there), or no stats
+    lim = Limiter(size=8, burst=2, per_second=1, ban_ms=60000)
+    lim.shared_burst = 3
+    lim.configure()
+    ips = ("203.0.113.1", "203.0.113.2", "203.0.113.3")
+    assert [lim.admit(ips[0], T0) for _ in range(3)] == [True, True, False]  # banned
+    assert [lim.admit(ips[1], T0) for _ in range(2)] == [True, False]  # shared bucket empty
+    assert not lim.admit(ips[2], T0)  # not in the table, shared bucket empty
+    before = mem_total()
+    for _ in range(300):
+        for ip in ips:
+            lim.admit(ip, T0)
+    after = mem_total()
+    assert lim.refused == 3 + 900
+    assert after == before, after - before
+
+
 def test_memory_stays_bounded_under_many_sources():
     lim = Limiter(size=64, burst=2, per_second=1, ban_ms=60000)
     lim.shared_burst = 1000

@@ -8,8 +8,8 @@
 # neither churns the table nor eats the CPU. Refusing a datagram allocates
 # nothing: a flood costs one dict look-up.
 #
-# Kept small for a 110 KB heap: few methods (the shared bucket and the eviction
-# are written out inside admit) and arrays rather than lists of ints.
+# Kept small for a 110 KB heap: few methods (the shared bucket is written out
+# inside admit) and arrays rather than lists of ints.
 from array import array
 
 from hushgate.compat import const, ticks_diff
@@ -83,58 +83,45 @@ class Limiter:
                 self._tokens[i] = _FREE
         self._exempt = exempt
 
-    # admit() keeps to six locals and short expressions: a MicroPython function
+    # admit() keeps to seven locals and short expressions: a MicroPython function
     # whose frame (locals + value stack) outgrows about ten slots gets it from the
-    # heap on every call, which is both an allocation and slow.
+    # heap on every call, which is both an allocation and slow (the tests check it).
+    # The shared bucket is written out once, at its end, where every untrusted
+    # datagram that got past its own source's bucket comes.
     def admit(self, ip, now_ms):
         """True to let the datagram through. Allocates nothing when it says no."""
         if ip in self._exempt:
             return True
         i = self._slot.get(ip)
-        if i is None:
-            if not self._take_shared(now_ms):
+        if i is not None:
+            tokens = self._tokens[i]
+            if tokens == _TRUSTED:
+                return True
+            elapsed = ticks_diff(now_ms, self._seen[i])
+            if tokens == _BANNED and 0 <= elapsed < self.ban_ms:
                 self.refused += 1
                 return False
-            self._insert(ip, now_ms)
-            return True
-        tokens = self._tokens[i]
-        if tokens == _TRUSTED:
-            return True
-        elapsed = ticks_diff(now_ms, self._seen[i])
-        if tokens == _BANNED:
-            if 0 <= elapsed < self.ban_ms:
-                self.refused += 1
-                return False
-            # The ban is over: a full bucket again (tokens < 0 below).
-        # This source's bucket.
-        self._seen[i] = now_ms
-        if tokens < 0 or elapsed < 0 or elapsed >= self._full_ms:
-            tokens = self._cap
-        else:
-            tokens += elapsed * self.per_second
-            if tokens > self._cap:
+            # This source's bucket (full again after a ban: tokens < 0).
+            self._seen[i] = now_ms
+            if tokens < 0 or elapsed < 0 or elapsed >= self._full_ms:
                 tokens = self._cap
-        if tokens < _TOKEN:
+            else:
+                tokens += elapsed * self.per_second
+                if tokens > self._cap:
+                    tokens = self._cap
             self._tokens[i] = tokens
-            if self.ban_ms > 0:
-                self._tokens[i] = _BANNED
-                self.bans += 1
-            self.refused += 1
-            return False
-        if not self._take_shared(now_ms):
-            self._tokens[i] = tokens
-            self.refused += 1
-            return False
-        self._tokens[i] = tokens - _TOKEN
-        return True
-
-    def _take_shared(self, now_ms):
+            if tokens < _TOKEN:
+                if self.ban_ms > 0:
+                    self._tokens[i] = _BANNED
+                    self.bans += 1
+                self.refused += 1
+                return False
         # One token from the shared bucket of every untrusted source, kept in the
-        # tables' last cell; False when it is empty.
-        size = self.size
-        elapsed = ticks_diff(now_ms, self._seen[size])
-        self._seen[size] = now_ms
-        tokens = self._tokens[size]
+        # tables' last cell.
+        last = self.size
+        elapsed = ticks_diff(now_ms, self._seen[last])
+        self._seen[last] = now_ms
+        tokens = self._tokens[last]
         if elapsed < 0 or elapsed >= self._shared_full_ms:
             tokens = self._shared_cap
         else:
@@ -142,9 +129,14 @@ class Limiter:
             if tokens > self._shared_cap:
                 tokens = self._shared_cap
         if tokens < _TOKEN:
-            self._tokens[size] = tokens
+            self._tokens[last] = tokens
+            self.refused += 1
             return False
-        self._tokens[size] = tokens - _TOKEN
+        self._tokens[last] = tokens - _TOKEN
+        if i is None:
+            self._insert(ip, now_ms)
+        else:
+            self._tokens[i] -= _TOKEN
         return True
 
     def _insert(self, ip, now_ms):

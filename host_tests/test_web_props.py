@@ -119,7 +119,7 @@ def _kept_loaded(app):
     return app
 
 
-def _nothing():
+def _nothing(*args):
     pass
 
 

@@ -43,25 +43,6 @@ def civil_from_days(days):
     return yoe + era * 400 + 1, mp - 9, mday
 
 
-def _rule_day(rule, year, jan1):
-    # Day number of the date a rule names in a year.
-    kind, a, b, c = rule[0], rule[1], rule[2], rule[3]
-    if kind == "J":
-        # Jn counts 1..365 and never counts February 29 (day 60 of a leap year).
-        if a >= 60 and days_from_civil(year, 3, 1) - jan1 == 60:
-            return jan1 + a
-        return jan1 + a - 1
-    if kind == "n":
-        return jan1 + a
-    first = days_from_civil(year, a, 1)
-    after = days_from_civil(year, a + 1, 1)  # month 13 is next January
-    # 1970-01-01 was a Thursday; rule weekdays count from Sunday = 0.
-    day = first + (c - (first + 4)) % 7 + 7 * (b - 1)
-    while day >= after:
-        day -= 7
-    return day
-
-
 class TZ:
     """A POSIX TZ string; offset(utc) and localtime(utc) for its local time."""
 
@@ -107,7 +88,24 @@ class TZ:
             for y in (year - 1, year, year + 1):
                 jan1 = days_from_civil(y, 1, 1)
                 for rule, before, after in ((self._start, std, dst), (self._end, dst, std)):
-                    at = (_rule_day(rule, y, jan1) - y0) * _DAY + rule[4] - before
+                    # The day the rule names in year y (written out here: its only use).
+                    kind, a, b, c = rule[0], rule[1], rule[2], rule[3]
+                    if kind == "J":
+                        # Jn counts 1..365 and never counts February 29 (day 60 of a
+                        # leap year).
+                        day = jan1 + a - 1
+                        if a >= 60 and days_from_civil(y, 3, 1) - jan1 == 60:
+                            day += 1
+                    elif kind == "n":
+                        day = jan1 + a
+                    else:
+                        first = days_from_civil(y, a, 1)
+                        after_month = days_from_civil(y, a + 1, 1)  # month 13: next January
+                        # 1970-01-01 was a Thursday; rule weekdays count from Sunday = 0.
+                        day = first + (c - (first + 4)) % 7 + 7 * (b - 1)
+                        while day >= after_month:
+                            day -= 7
+                    at = (day - y0) * _DAY + rule[4] - before
                     found.append((at, len(found), after))
             # Sorted by time, then by place in the list: of two transitions at one
             # instant the later in the list wins, so a year whose start and end

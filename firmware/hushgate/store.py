@@ -2,24 +2,39 @@
 #
 # Everything goes through a storage object with four calls (read, write, rename,
 # remove), so tests can cut the power between any two steps and check that the old
-# or the new file survives. FileStorage is the real one. Reading and writing
-# config.json itself (validation, the fallback to the last good file, the layout)
-# is in hushgate/configfile.py, loaded only while a config file is read or written.
+# or the new file survives; Store(folder) is its own, on the file system. Reading
+# and writing config.json itself (validation, the fallback to the last good file,
+# the layout) is in hushgate/configfile.py, loaded only while a config file is read
+# or written.
 import json
 import os
 
 FILE = "config.json"
 
 
-class FileStorage:
-    """Files in one folder; the only place that touches the file system."""
+class Store:
+    """The state folder: config.json and small JSON files, written atomically.
+
+    Store(folder) is also its own storage (read, write, rename, remove on the files
+    in folder: the only place that touches the file system); Store(storage) uses
+    another, such as the tests' power-cutting one. One class, not two: each costs
+    heap for as long as the firmware runs.
+    """
+
+    source = None  # which file the last load() used, or "defaults"
 
     def __init__(self, folder):
+        if not isinstance(folder, str):
+            self.storage = folder
+            return
+        self.storage = self
         self.folder = folder.rstrip("/") + "/"  # a file's name is appended to this
         try:
             os.mkdir(self.folder[:-1] or "/")
         except OSError:
             pass
+
+    # -- the storage interface, on the file system --
 
     def read(self, name):
         try:
@@ -46,14 +61,7 @@ class FileStorage:
         except OSError:
             pass
 
-
-class Store:
-    """The state folder: config.json and small JSON files, written atomically."""
-
-    source = None  # which file the last load() used, or "defaults"
-
-    def __init__(self, folder):
-        self.storage = FileStorage(folder) if isinstance(folder, str) else folder
+    # -- JSON files, replaced atomically --
 
     def read_json(self, name):
         """(value, problem): the file's JSON, else its .bak's; problem is "" when fine."""
@@ -105,3 +113,7 @@ class Store:
         from hushgate.configfile import save_config
 
         return save_config(self, config)
+
+
+# The file-system storage alone (as before it was Store's own): Store(folder).
+FileStorage = Store

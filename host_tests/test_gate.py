@@ -312,3 +312,24 @@ def test_vicious_tag_shape():
     assert not G._vicious_tag(b"a1b2c3")
     assert not G._vicious_tag(b"1928301774")
     assert not G._vicious_tag(b"5f3e4a2b9c8d7e6f5a4b3c2d1e0f9a8b")
+
+
+def test_quiet_schedule_kept_per_minute_follows_config_and_clock():
+    # The schedule's answer is worked out once per local minute; a new config or a
+    # clock in another minute works it out again.
+    gate = make_gate(None, MON_NIGHT)
+    alice = '"Alice" <sip:0612345678@sip.example.net>;tag=a1b2c3'
+    assert gate.decide(request(frm=alice), (PROVIDER, 5060), T0, False).reason == "quiet hours"
+    cfg = dict(gate.config)
+    cfg["quiet_hours"] = [{"days": "Sat-Sun", "start": "22:00", "end": "07:00"}]
+    gate.configure(cfg)
+    later = ticks_add(T0, 600000)  # past the repeat-call window
+    assert gate.decide(request(frm=alice), (PROVIDER, 5060), later, False).reason == "rang"
+    assert gate.status()["mode"] == "ringing"
+    gate.configure(dict(cfg, quiet_hours=[{"days": "Mon", "start": "23:31", "end": "23:45"}]))
+    gate.clock.now = MON_NIGHT + 59  # 23:30:59 in Paris: still the minute before
+    assert gate.status()["mode"] == "ringing"
+    gate.clock.now = MON_NIGHT + 60  # 23:31:00
+    assert gate.status()["mode"] == "quiet-schedule"
+    gate.clock.now = MON_NIGHT - 3600  # back to 22:30: the clock was set again
+    assert gate.status()["mode"] == "ringing"

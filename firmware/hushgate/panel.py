@@ -5,8 +5,8 @@
 #
 # Written for the heap (docs/boards.md, "Heap"): each function or class costs about
 # 100-250 bytes once loaded, so the button, the LED and the gestures share one class
-# with few methods, and the rare paths (blocking a caller, the power-up reset)
-# import what they need only when they run.
+# with few methods, and the rare paths (what a press does, the power-up reset) are
+# in hushgate/panelgesture.py, loaded only while they run.
 from hushgate.compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 # LED patterns, played in a loop: each step is its length in ms, positive while the
@@ -144,40 +144,7 @@ class Panel:
     def press(self, event):
         """A "short" press acknowledges silenced calls if any are unseen, else steps
         the quiet mode; a "long" one blocks the last caller that rang."""
-        app = self.app
-        calls = app.log
-        if event == "short":
-            unseen = calls.unseen
-            if unseen["blocked"] + unseen["quiet"]:
-                calls.acknowledge()
-                said = "blocked calls acknowledged"
-            else:
-                # gate.py's QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING are 0, 1, 2, stepped
-                # in that order (host_tests/test_boards.py checks); not imported, so the
-                # panel's tests need not load the whole gate.
-                mode = (app.gate.quiet_mode + 1) % 3
-                app.gate.set_quiet(mode, app.clock.utc())
-                said = "quiet off,quiet on,quiet until morning".split(",")[mode]
-            self._refreshed = None  # the LED's story changed: at the next tick
-        else:
-            number = calls.last_caller()
-            if number is None:
-                said = "no caller to block"
-            else:
-                from hushgate.config import block_number  # already loaded by the app
-
-                who = number or "anonymous callers"
-                new = block_number(app.config, number)
-                if new == app.config:
-                    said = who + " already blocked"
-                else:
-                    try:
-                        app.apply(new)
-                        said = "blocked " + who
-                        self.show(CONFIRM, True)
-                    except Exception as e:  # a full flash must not kill the panel
-                        said = "blocking %s not saved: %r" % (who, e)
-        self._log("button: " + said)
+        _gesture("press", self, event)
 
     def tick(self, now):
         """One step of the panel: button, LED's story, LED. Returns ms to sleep."""
@@ -222,22 +189,26 @@ class Panel:
             _powered_up = True
             return False  # a normal boot waits for nothing
         _powered_up = True
-        self.show(NORMAL)  # "I see you holding it"
-        start = self._clock()
-        while ticks_diff(self._clock(), start) < seconds * 1000:
-            await sleep(self.poll_ms)
-            self.poll(self._clock())
-            if not self.pressed:
-                return False
-        auth = getattr(self.app, "auth", None)  # the web page's, when it runs
-        if auth is None:
-            from hushgate.auth import Auth
+        return await _gesture("power_up", self, seconds, sleep)
 
-            auth = Auth(self.app.state_dir, int)  # clear() needs no clock
-        auth.clear()
-        self._log("button: web password reset (held at power-up)")
-        self.show(CONFIRM, True)
-        return True
+
+def _gesture(name, *args):
+    # The gestures' code (hushgate/panelgesture.py) runs once per press or boot: it
+    # is loaded for the moment and dropped again (a coroutine it returns keeps what
+    # it needs).
+    import sys
+
+    import hushgate
+    from hushgate import panelgesture
+
+    try:
+        return getattr(panelgesture, name)(*args)
+    finally:
+        del sys.modules["hushgate.panelgesture"]
+        try:
+            delattr(hushgate, "panelgesture")
+        except (AttributeError, KeyError):
+            pass
 
 
 async def run(app):

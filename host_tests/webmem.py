@@ -98,6 +98,7 @@ def main():
 
     for i in range(ctx.log.size):
         ctx.log.record(1764000000 - i * 60, "00331473103%02d" % i, "Caller %d" % i, "1.2.3.4", V())
+    config.release()  # loading the config brought the validation code: not the page's
     before_app = used()
     server = web.make_app(ctx)
     server.keep_loaded_s = 0
@@ -105,6 +106,7 @@ def main():
     if not server.auth.has_password():
         server.auth.set_password("a long password")
     token = server.auth.login()
+    server.unload()  # what setting the password and logging in loaded (hushgate.pagepw)
     resident = used() - before_app
 
     def get(path, body=None):

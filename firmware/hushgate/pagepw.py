@@ -1,15 +1,18 @@
-# The password's hashing for hushgate.auth, loaded only when a password is set or
-# checked (and dropped with the pages): MicroPython has hashlib.sha256 but no hmac
-# module, so HMAC (RFC 2104) and PBKDF2 (RFC 8018, one 32-byte block) are written
-# here; CPython's hashlib.pbkdf2_hmac is the oracle in the tests.
+# What hushgate.auth.Auth does rarely, loaded only then (and dropped with the pages):
+# setting and checking the password, logging in and out, forgetting the password.
+# MicroPython has hashlib.sha256 but no hmac module, so HMAC (RFC 2104) and PBKDF2
+# (RFC 8018, one 32-byte block) are written here; CPython's hashlib.pbkdf2_hmac is
+# the oracle in the tests. The functions take the Auth object first: Auth's
+# __getattr__ hands them out as its methods.
 import hashlib
 import os
 from binascii import a2b_base64, hexlify
 
-from hushgate.auth import SCHEME, consteq
+from hushgate.auth import consteq, token
 from hushgate.compat import const
 
 _BLOCK = const(64)
+SCHEME = "pbkdf2-sha256"  # hushgate.auth reads the file with this spelled out
 
 
 def _pads(key):
@@ -43,8 +46,16 @@ def pbkdf2_sha256(password, salt, rounds):
     return acc.to_bytes(32, "big")
 
 
+def password_problem(a, password):
+    if len(password) < a.min_length:
+        return "at least %d characters, please" % a.min_length
+    if len(password) > a.max_length:
+        return "at most %d characters, please" % a.max_length
+    return None
+
+
 def set_password(a, password):
-    problem = a.password_problem(password)
+    problem = password_problem(a, password)
     if problem:
         raise ValueError(problem)
     salt = os.urandom(16)
@@ -97,3 +108,36 @@ def check_basic(a, header):
         return False
     a._basic = seen
     return True
+
+
+def login(a):
+    now = a.now_s()
+    a.csrf(None)  # ended sessions go first
+    sessions = a.sessions
+    while len(sessions) >= a.max_sessions:
+        oldest = None
+        for key, value in sessions.items():
+            if oldest is None or value[0] < sessions[oldest][0]:
+                oldest = key
+        del sessions[oldest]
+    key = token()
+    sessions[key] = [now, token()]
+    return key
+
+
+def logout(a, session_token):
+    for key in list(a.sessions):
+        if consteq(key, session_token or ""):
+            del a.sessions[key]
+
+
+def clear(a):
+    for path in (a.path, a.path + ".tmp"):
+        try:
+            os.stat(path)
+        except OSError:
+            continue  # not there: nothing to remove (a failing remove does raise)
+        os.remove(path)
+    a._record = None
+    a.sessions = {}
+    a._basic = None

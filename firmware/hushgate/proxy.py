@@ -11,7 +11,7 @@
 # Written for a small heap (see sip.py): few functions, each step of a datagram's
 # way written once, in the order it happens.
 import gc
-from array import array
+from binascii import crc32
 
 from hushgate import sip
 from hushgate.compat import const, ticks_add, ticks_diff
@@ -44,11 +44,9 @@ _V_RPORT_S = const(8)
 _V_RPORT_E = const(9)
 
 
-def _mix(msg, name, out):
-    # Two 24-bit multiplicative hashes over the value of header `name` (or the
-    # Request-URI for None, the top Via value for b"v", the CSeq number for b"cseq");
-    # small enough to stay a small int on a 32-bit MicroPython port, so hashing
-    # allocates nothing. Returns whether the value holds the RFC 3261 magic cookie.
+def _crc(msg, name, crc):
+    # crc32 (C, so no loop per byte here) of header `name`'s value (or of the
+    # Request-URI for None, the CSeq number for b"cseq") chained on `crc`.
     b = msg._b
     h = msg._h
     if name is None:
@@ -60,19 +58,7 @@ def _mix(msg, name, out):
         e = h[k + 4]
         if name == b"cseq":
             e = _skip(b, s, e, _DIGIT)
-        elif name == b"v":
-            e = _list_item_end(b, s, e)
-            while e > s and _CLASS[b[e - 1]] & _LWS:
-                e -= 1
-    x = out[0]
-    y = out[1]
-    for k in range(s, e):
-        c = b[k]
-        x = ((x * 33) ^ c) & 0xFFFFFF
-        y = (y * 31 + c) & 0xFFFFFF
-    out[0] = x
-    out[1] = y
-    return b.find(b"z9hG4bK", s, e) >= 0
+    return crc32(memoryview(b)[s:e], crc)
 
 
 class Proxy:
@@ -116,9 +102,9 @@ class Proxy:
         }
         self._dialogs = {}  # Call-ID -> expiry ticks
         self._verdicts = {}  # Call-ID -> [expiry, CSeq, branch hash, action, code, reason, ip]
-        self._lanes = array("i", (0, 0))
-        self._hashed = None  # the message whose branch hash _lanes holds
-        self._via = array("H", (0,) * 13)  # sip._V_SIZE
+        self._hash = 0
+        self._hashed = None  # the message whose branch hash _hash is
+        self._via = sip._ZEROS[:13]  # sip._V_SIZE
 
     def handle(self, data, source, now_ms):
         """One datagram from `source` ((ip, port)) -> [(datagram, (ip, port))], or an
@@ -331,30 +317,25 @@ class Proxy:
         # top Via value, Call-ID and CSeq number, and without an RFC 3261 branch
         # (magic cookie) also the Request-URI and From. Never the To (the
         # non-2xx ACK adds a tag) nor the CSeq method (CANCEL and ACK share their
-        # INVITE's branch). Leaves both hash lanes in self._lanes (each < 2**24)
-        # and returns the first; computed once per message.
-        lanes = self._lanes
+        # INVITE's branch). A crc32 chain, computed once per message.
         if self._hashed is not msg:
-            lanes[0] = 5381
-            lanes[1] = 7
-            cookie = _mix(msg, b"v", lanes)
-            _mix(msg, b"i", lanes)
-            _mix(msg, b"cseq", lanes)
-            if not cookie:
-                _mix(msg, None, lanes)
-                _mix(msg, b"f", lanes)
+            b = msg._b
+            k = _BASE + _H_SIZE * msg._index(b"v", 0)
+            s = msg._h[k + 3]
+            e = _list_item_end(b, s, msg._h[k + 4])
+            while e > s and _CLASS[b[e - 1]] & _LWS:
+                e -= 1
+            crc = _crc(msg, b"cseq", _crc(msg, b"i", crc32(memoryview(b)[s:e])))
+            if b.find(b"z9hG4bK", s, e) < 0:
+                crc = _crc(msg, b"f", _crc(msg, None, crc))
             self._hashed = msg
-        return lanes[0]
+            self._hash = crc
+        return self._hash
 
     def _to_tag(self, msg):
         # Our To tag on an answer: a hash of the Call-ID, so every retransmission
         # gets the same one.
-        self._hashed = None
-        lanes = self._lanes
-        lanes[0] = 5381
-        lanes[1] = 11
-        _mix(msg, b"i", lanes)
-        return b"hg%06x%06x" % (lanes[0], lanes[1])
+        return b"hg%08x" % _crc(msg, b"i", 0x5BD1)
 
     def _forward(self, msg, source, now_ms, in_dialog):
         # Forward a request (to the provider from the ATA, else to the ATA): the
@@ -395,12 +376,11 @@ class Proxy:
             table[call_id] = ticks_add(now_ms, ms)
         branch = self._branch_hash(msg)
         me = self.me
-        top = b"Via: SIP/2.0/UDP %s:%d;branch=%s%06x%06x;rport\r\n" % (
+        top = b"Via: SIP/2.0/UDP %s:%d;branch=%s%08x;rport\r\n" % (
             self._me_host[1],
             me[1],
             self.branch_prefix,
             branch,
-            self._lanes[1],
         )
         if mf < 0:
             top += b"Max-Forwards: %d\r\n" % self.max_forwards

@@ -533,6 +533,7 @@ class Message:
         if n > 65535:  # offsets are 16-bit
             raise SipError("datagram too large")
         self._b = b
+        self._na = None  # NameAddr objects made so far (name_addr)
         he = b.find(b"\r\n\r\n")
         if he <= 0:
             raise SipError("no end of headers")
@@ -809,11 +810,20 @@ class Message:
         i = self._index(name, 0)
         if i < 0:
             return None
+        # The gate and the proxy ask for From and To several times: each header's
+        # NameAddr is made once per message.
+        made = self._na
+        if made is not None and i in made:
+            return made[i]
         k = _BASE + _H_SIZE * i
         try:
-            return NameAddr(self._b, self._h[k + _H_VS], self._h[k + _H_VE])
+            addr = NameAddr(self._b, self._h[k + _H_VS], self._h[k + _H_VE])
         except (IndexError, ValueError, UnicodeError) as e:
             raise SipError("bad name-addr: %r" % e)
+        if made is None:
+            made = self._na = {}
+        made[i] = addr
+        return addr
 
     def to_bytes(self):
         """The message as sent, without bytes beyond Content-Length."""

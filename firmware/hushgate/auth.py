@@ -3,16 +3,7 @@
 # hashing, setting and checking a password, logging in and out and forgetting the
 # password are hushgate.pagepw's, loaded for the request that needs them and dropped
 # with the pages (Auth.__getattr__ finds them there).
-import os
-from binascii import hexlify, unhexlify
-
-# Every port that can run the web page has os.urandom (ESP32, RP2: hardware RNG).
-_urandom = os.urandom
-
-
-def token():
-    """A fresh random token: 32 hex characters (128 bits)."""
-    return hexlify(_urandom(16)).decode()
+from binascii import unhexlify
 
 
 def consteq(a, b):
@@ -36,7 +27,8 @@ def _pw():
 
 
 def __getattr__(name):
-    """SCHEME, hmac_sha256, pbkdf2_sha256: in hushgate.pagepw, loaded when needed."""
+    """token(), SCHEME, hmac_sha256, pbkdf2_sha256: in hushgate.pagepw, loaded when
+    needed."""
     return getattr(_pw(), name)
 
 

@@ -8,11 +8,19 @@ import hashlib
 import os
 from binascii import a2b_base64, hexlify
 
-from hushgate.auth import consteq, token
+from hushgate.auth import consteq
 from hushgate.compat import const
 
 _BLOCK = const(64)
 SCHEME = "pbkdf2-sha256"  # hushgate.auth reads the file with this spelled out
+
+# Every port that can run the web page has os.urandom (ESP32, RP2: hardware RNG).
+_urandom = os.urandom
+
+
+def token():
+    """A fresh random token: 32 hex characters (128 bits); auth.token()."""
+    return hexlify(_urandom(16)).decode()
 
 
 def _pads(key):

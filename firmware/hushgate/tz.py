@@ -47,22 +47,24 @@ class TZ:
     """A POSIX TZ string; offset(utc) and localtime(utc) for its local time."""
 
     def __init__(self, posix):
-        # The parser (about 4 KB of heap) is needed only here, and a zone is made
-        # only when a config is loaded, checked or saved: it lives with the
-        # validation code in hushgate/configfile.py, which goes again afterwards
-        # unless it was already loaded. Raises ValueError naming the problem.
+        # The parser (about 5 KB of heap) is needed only here, and a zone is made
+        # only when a config is loaded, checked or saved: it is loaded for the
+        # moment and dropped again unless something else had it loaded.
+        # Raises ValueError naming the problem.
         import sys
 
-        loaded = "hushgate.configfile" in sys.modules
-        from hushgate.configfile import parse_tz
+        loaded = "hushgate.tzparse" in sys.modules
+        from hushgate.tzparse import parse_tz
 
         try:
             parsed = parse_tz(posix)
         finally:
             if not loaded:
-                from hushgate.config import release
+                import hushgate
 
-                release()
+                sys.modules.pop("hushgate.tzparse", None)
+                if hasattr(hushgate, "tzparse"):
+                    delattr(hushgate, "tzparse")  # the package keeps it as an attribute too
         self.posix, self.std_name, self.std_offset, self.dst_name, self.dst_offset = parsed[:5]
         self._start, self._end = parsed[5:]
         # One year's transitions, cached: [first_day, next_first_day) of the UTC year

@@ -177,6 +177,42 @@ def test_refusal_allocates_nothing():
     assert lim.refused == 301
 
 
+def test_closed_says_when_a_stranger_would_be_refused():
+    lim = Limiter(size=4, burst=100, per_second=1, ban_ms=0)
+    lim.shared_burst = 3
+    lim.configure()
+    now = T0
+    seen = set()
+    for k in range(400):
+        closed = lim.closed(now)
+        assert lim.closed(now) == closed  # asking changes nothing
+        refused = lim.refused
+        ip = "192.0.2.%d" % (k % 250)  # never one of the 4 in the table
+        assert lim.admit(ip, now) == (not closed)
+        assert lim.refused == refused + closed
+        seen.add(closed)
+        now = ticks_add(now, 37)  # a token every 100 ms: open about a third of the time
+    assert seen == {True, False}
+
+
+def test_passes_are_the_exempt_and_the_trusted_in_the_table():
+    lim = Limiter(size=128)  # room for the shared bucket's burst: nothing evicted
+    lim.trusted = [network("10.0.0.0/8")]
+    changes = lim.changes
+    lim.exempt(["192.0.2.1"])
+    assert lim.changes > changes and lim.passes() == ["192.0.2.1"]
+    changes = lim.changes
+    assert lim.admit("10.1.2.3", T0)
+    assert lim.changes > changes and sorted(lim.passes()) == ["10.1.2.3", "192.0.2.1"]
+    n = 0
+    while not lim.closed(T0):
+        lim.admit("198.51.100.%d" % n, T0)
+        n += 1
+    # Closed: only they get through.
+    assert lim.admit("10.1.2.3", T0) and lim.admit("192.0.2.1", T0)
+    assert not lim.admit("198.51.100.0", T0) and not lim.admit("203.0.113.1", T0)
+
+
 def test_admit_takes_no_frame_from_the_heap():
     # Under heap_lock MicroPython quietly puts a frame too big for its C stack budget
     # on the C stack instead, and otherwise frees it on return: only the count of

@@ -81,7 +81,7 @@ def test_nothing_queued_reads_none():
 
 def test_oversize_is_counted_and_skipped():
     ep = _endpoint([(b"x" * 4097, LOOPBACK_RAW), (b"ok", LOOPBACK_RAW)])
-    assert ep.read() is None and ep.oversize == 1
+    assert ep.read() is False and ep.oversize == 1
     assert ep.read() == b"ok"
     assert ep.sock.sizes == [4097, 4097]
 
@@ -167,3 +167,90 @@ def test_small_read_falls_back_to_the_smallest_buffer():
     ep = _endpoint([(b"z" * 100, LOOPBACK_RAW)], largest=16)
     assert ep.read() is None and ep.low_memory == 1
     assert ep.sock.sizes == [4097, 1501, 513, 16]
+
+
+class _Door:
+    """The limiter's side of the door: closed or not, and who passes."""
+
+    def __init__(self, closed, passes=()):
+        self.is_closed = closed
+        self.ips = list(passes)
+        self.changes = 0
+        self.refused = 0
+
+    def closed(self, now_ms):
+        return self.is_closed
+
+    def passes(self):
+        return self.ips
+
+
+def _door_endpoint(door, datagrams=()):
+    ep = _endpoint(datagrams)
+    ep.door = door
+    return ep
+
+
+def test_closed_door_refuses_a_stranger_on_its_raw_address():
+    door = _Door(True)
+    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW)])
+    assert ep.read() is False
+    assert door.refused == 1 and ep.refused == 1
+    assert ep.source is None and ep._to_address == {}  # no address built, none cached
+
+
+def test_open_door_lets_a_stranger_in():
+    door = _Door(False)
+    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW)])
+    assert ep.read() == b"OPTIONS" and ep.source == ("127.0.0.5", 5060)
+    assert door.refused == 0
+    # Known now: a closed door no longer stops it (admit() decides, in the proxy).
+    door.is_closed = True
+    ep.sock.queue.append((b"OPTIONS", LOOPBACK_RAW))
+    assert ep.read() == b"OPTIONS" and door.refused == 0
+
+
+def test_closed_door_lets_through_who_the_limiter_and_the_proxy_always_do():
+    door = _Door(True, passes=["10.0.0.1"])
+    provider = udp.address_to_sockaddr(("10.0.0.1", 5070))
+    ata = udp.address_to_sockaddr(("10.0.0.2", 5060))
+    other = udp.address_to_sockaddr(("10.0.0.3", 5060))
+    ep = _door_endpoint(door, [(b"a", provider), (b"b", ata), (b"c", other)])
+    ep.always = ("10.0.0.2",)
+    assert ep.read() == b"a" and ep.source == ("10.0.0.1", 5070)
+    assert ep.read() == b"b" and ep.source == ("10.0.0.2", 5060)
+    assert ep.read() is False and door.refused == 1
+    # The limiter's list changed (a new exempt or trusted address): asked again.
+    door.ips = ["10.0.0.3"]
+    door.changes += 1
+    ep.sock.queue.append((b"c", other))
+    assert ep.read() == b"c" and ep.source == ("10.0.0.3", 5060)
+    ep.always = ()
+    fresh = udp.address_to_sockaddr(("10.0.0.2", 5061))
+    ep.sock.queue.append((b"d", fresh))
+    assert ep.read() is False and door.refused == 2
+
+
+def test_reads_take_no_frame_from_the_heap():
+    # A frame too big for MicroPython's C stack budget comes from the heap on each
+    # call and is freed on return: only the count of bytes ever allocated shows it.
+    try:
+        from micropython import mem_total
+    except ImportError:
+        return  # CPython, or no statistics in this build
+    stranger = (b"OPTIONS", udp.address_to_sockaddr(("10.0.0.9", 5060)))
+    known = (b"INVITE", bytes(LOOPBACK_RAW))
+    door = _Door(True)
+    sock = _FixedSocket(known)
+    ep = udp.Endpoint(None, sock=sock, raw=True)
+    ep.read()
+    ep.door = door
+    sock.got = stranger
+    ep.read()  # builds the door's list once
+    for got in (known, stranger):
+        sock.got = got
+        before = mem_total()
+        for _ in range(50):
+            ep.read()
+        assert mem_total() == before, (got, mem_total() - before)
+    assert door.refused == 51

@@ -10,8 +10,8 @@ from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
 
 _RESOLVE_EVERY_S = const(300)
 _RESOLVE_RETRY_S = const(15)
-_COUNTERS_CHECK_S = const(60)  # the call log decides when a write is due
-_SUPERVISE_MS = const(1000)
+_COUNTERS_CHECK_S = const(60)
+_SUPERVISE_MS = const(1000)  # the supervisor's tick; the two above count in ticks
 _RESTART_BACKOFF_MS = const(2000)
 _WATCHDOG_MS = const(8000)
 
@@ -107,14 +107,14 @@ class App:
 
     def _set_ata(self):
         ata = self.config.get("ata")
-        if not ata:
-            self.proxy.ata = None
-            return
-        try:
-            self.proxy.ata = udp.resolve(*_host_port(ata))
-        except (OSError, ValueError) as e:
-            self.proxy.ata = None
-            log("ata: cannot resolve %r: %s" % (ata, e))
+        self.proxy.ata = None
+        if ata:
+            try:
+                self.proxy.ata = udp.resolve(*_host_port(ata))
+            except (OSError, ValueError) as e:
+                log("ata: cannot resolve %r: %s" % (ata, e))
+        # The proxy never rate-limits the ATA: nor does the endpoint's door.
+        self.endpoint.always = (self.proxy.ata[0],) if self.proxy.ata else ()
 
     def _resolve_provider(self):
         provider = self.config.get("provider")
@@ -146,7 +146,9 @@ class App:
             for _ in range(endpoint.burst):
                 data = read()
                 if data is None:
-                    break
+                    break  # none queued
+                if data is False:
+                    continue  # dropped by the endpoint (counted there)
                 try:
                     out = handle(data, endpoint.source, ticks_ms())
                 except Exception as e:  # the proxy must not raise; one datagram never stops us
@@ -157,16 +159,6 @@ class App:
                     continue
                 for datagram, destination in out:
                     send(datagram, destination)
-
-    async def resolver(self):
-        while True:
-            ok = self._resolve_provider()
-            await asyncio.sleep(_RESOLVE_EVERY_S if ok else _RESOLVE_RETRY_S)
-
-    async def counters(self):
-        while True:
-            await asyncio.sleep(_COUNTERS_CHECK_S)
-            self.log.tick(ticks_ms())
 
     async def serve_web(self):
         host, port = self.opts["web"]
@@ -203,6 +195,7 @@ class App:
         await board.network_up(self.config)
         # On a board network_up puts the interface's address into opts["listen"].
         self.endpoint = udp.Endpoint(self.opts["listen"])
+        self.endpoint.door = self.gate.limiter  # strangers refused before their address is built
         self.proxy.me = self.opts["listen"]
         self._set_ata()
         listen = self.opts["listen"]
@@ -217,8 +210,6 @@ class App:
             )
         )
         self.start("sip", self.sip_loop)
-        self.start("resolver", self.resolver)
-        self.start("counters", self.counters)
         self.start("web", self.serve_web)
         self.start("panel", self.run_panel)
         commands = getattr(board, "commands", None)  # the host board's console
@@ -228,7 +219,25 @@ class App:
         for name, factory in board.tasks():
             self.start(name, factory)
         wdt = board.watchdog(_WATCHDOG_MS)
+        # The provider's DNS name and the counters' file are looked after on this
+        # one-second tick rather than by tasks of their own: a task and its
+        # coroutine stay on the heap for good.
+        resolve_in = 0  # seconds until the provider's name is resolved again
+        counters_in = _COUNTERS_CHECK_S
         while True:
+            try:
+                resolve_in -= 1
+                if resolve_in <= 0:
+                    ok = self._resolve_provider()
+                    resolve_in = _RESOLVE_EVERY_S if ok else _RESOLVE_RETRY_S
+                counters_in -= 1
+                if counters_in <= 0:
+                    counters_in = _COUNTERS_CHECK_S
+                    self.log.tick(ticks_ms())  # the call log decides when a write is due
+            except Exception as e:  # counted like a crashed task; the tick goes on
+                self.restarts["chores"] = self.restarts.get("chores", 0) + 1
+                self.last_error = "chores: %r" % e
+                log("chores: %r" % e)
             await sleep_ms(_SUPERVISE_MS)
             self.uptime_s()  # often enough that ticks never wrap between two readings
             trouble = self.trouble()

@@ -45,6 +45,7 @@ class Limiter:
             # counting a refusal never allocates.
             self.refused = 0  # datagrams refused since boot
             self.bans = 0  # bans started since boot
+            self.changes = 0  # counts changes to what passes() returns
         if burst is not None:
             self.burst = burst
         if per_second is not None:
@@ -70,8 +71,30 @@ class Limiter:
             for i in range(size):
                 tokens[i] = _FREE
             tokens[size] = self.shared_burst * _TOKEN
+            self.changes += 1
 
     __init__ = configure  # Limiter(size, burst, per_second, ban_ms)
+
+    # closed() and passes() let the socket refuse a stranger before it builds the
+    # address admit() takes (udp.Endpoint: on the unix port that costs more than
+    # the refusal itself).
+    def closed(self, now_ms):
+        """True while admit() refuses every source but those of passes(): the shared
+        bucket has no token at now_ms. Changes nothing."""
+        last = self.size
+        elapsed = ticks_diff(now_ms, self._seen[last])
+        if elapsed < 0 or elapsed >= self._shared_full_ms:
+            return False
+        return self._tokens[last] + elapsed * self.shared_per_second < _TOKEN
+
+    def passes(self):
+        """The addresses admit() lets through even while closed(): the exempt ones
+        and the trusted ones in the table. `changes` counts changes to this list."""
+        ips = list(self._exempt)
+        for ip in self._slot:
+            if self._tokens[self._slot[ip]] == _TRUSTED:
+                ips.append(ip)
+        return ips
 
     def exempt(self, ips):
         """Addresses never limited nor banned (the provider's); replaces the previous set."""
@@ -82,6 +105,7 @@ class Limiter:
             if i is not None:
                 self._tokens[i] = _FREE
         self._exempt = exempt
+        self.changes += 1
 
     # admit() keeps to seven locals and short expressions: a MicroPython function
     # whose frame (locals + value stack) outgrows about ten slots gets it from the
@@ -162,6 +186,8 @@ class Limiter:
             del slots[old]
         slots[ip] = i
         self._seen[i] = now_ms
+        if self.trusted:
+            self.changes += 1  # a trusted source may have come or gone
         if self.trusted and in_networks(ip, self.trusted):
             table[i] = _TRUSTED
         else:

@@ -16,7 +16,7 @@ try:
 except ImportError:
     core = None  # CPython: the endpoint is tested over a stand-in socket there
 
-from hushgate.compat import const
+from hushgate.compat import const, ticks_ms
 
 _AF_INET = const(2)
 _SOCKADDR_LEN = const(16)
@@ -94,6 +94,12 @@ class Endpoint:
         self._to_address = {}
         self._to_socket = {}
         self.source = None  # (ip, port) of the datagram read() returned last
+        # Raw sockets only: the limiter (set by the app) and the ATA's address, to
+        # refuse a stranger before its address is built (see _at_door).
+        self.door = None
+        self.always = ()
+        self._always = self._door_changes = self._passes = None
+        self.refused = 0  # datagrams refused at the door (also in door.refused)
         self.oversize = 0
         self.low_memory = 0  # datagrams dropped because the heap had no block for them
         self.send_errors = 0
@@ -104,19 +110,42 @@ class Endpoint:
         # asyncio has no UDP API: park the task on the socket in the core's I/O queue.
         yield core._io_queue.queue_read(self.sock)
 
+    # read() and its helpers keep their frames small (few locals, the try in its own
+    # function): a MicroPython frame over about ten slots comes from the heap on
+    # every call (the tests check it).
     def read(self):
         """The next queued datagram, its sender's (ip, port) in self.source; None when
-        none is queued, or when the one read was oversize or found no room (counted)."""
+        none is queued; False when the one read was dropped (oversize, no room in the
+        heap, or refused at the door: counted)."""
+        got = self._recv()
+        if got is None:
+            return None
+        data, peer = got
+        if len(data) > self.max_size:
+            self.oversize += 1
+            return False
+        if self.raw:
+            address = self._to_address.get(peer)
+            if address is None:
+                if self.door is not None and self._at_door(peer):
+                    return False
+                address = sockaddr_to_address(peer)
+                if len(self._to_address) < self.cache_size:
+                    self._to_address[peer] = address
+            peer = address
+        self.source = peer
+        return data
+
+    def _recv(self):
         try:
             if self._lean:
                 # Recently short of a max_size block: don't pay a failed
                 # allocation (and its collection) on every datagram.
                 self._lean -= 1
-                got = self._small_read()
-            else:
-                # recvfrom needs its whole buffer as one free block for a moment
-                # (the result shrinks to the datagram's size at once).
-                got = self.sock.recvfrom(self.max_size + 1)
+                return self._small_read()
+            # recvfrom needs its whole buffer as one free block for a moment (the
+            # result shrinks to the datagram's size at once).
+            return self.sock.recvfrom(self.max_size + 1)
         except OSError:
             return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
         except MemoryError:
@@ -125,22 +154,34 @@ class Endpoint:
             # (nearly every SIP datagram fits an Ethernet frame). A datagram that
             # fills it may have been cut short, so it is dropped and counted.
             self._lean = _LEAN_READS
-            got = self._small_read()
-        if got is None:
-            return None
-        data, peer = got
-        if len(data) > self.max_size:
-            self.oversize += 1
-            return None
-        if self.raw:
-            address = self._to_address.get(peer)
-            if address is None:
-                address = sockaddr_to_address(peer)
-                if len(self._to_address) < self.cache_size:
-                    self._to_address[peer] = address
-            peer = address
-        self.source = peer
-        return data
+            return self._small_read()
+
+    def _at_door(self, peer):
+        # A peer without a cached address, while the limiter admits no stranger: it
+        # would be refused by admit() unless it is one the limiter always lets
+        # through (or the ATA), so it is refused here, on the raw address, before
+        # the (ip, port) it would need is built.
+        if not self.door.closed(ticks_ms()):
+            return False
+        if self._door_changes != self.door.changes or self._always is not self.always:
+            self._learn_passes()
+        passes = self._passes
+        i = len(passes)
+        while i:  # by index: a for loop's iterator takes four frame slots
+            i -= 1
+            if peer.find(passes[i], 4, 8) == 4:
+                return False
+        self.door.refused += 1  # as admit() would have
+        self.refused += 1
+        return True
+
+    def _learn_passes(self):
+        # The raw IPv4 bytes of who passes a closed door, when that list changed.
+        self._door_changes = self.door.changes
+        self._always = self.always
+        self._passes = [
+            address_to_sockaddr((ip, 0))[4:8] for ip in self.door.passes() + list(self.always)
+        ]
 
     def _small_read(self):
         for size in _FALLBACK_SIZES:

@@ -265,7 +265,7 @@ class App:
     def stop(self):
         self.log.save()
         if self.endpoint is not None:
-            self.endpoint.close()
+            self.endpoint.sock.close()
         log("hushgate: stopped")
 
 

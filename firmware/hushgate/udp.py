@@ -179,9 +179,10 @@ class Endpoint:
         # The raw IPv4 bytes of who passes a closed door, when that list changed.
         self._door_changes = self.door.changes
         self._always = self.always
-        self._passes = [
-            address_to_sockaddr((ip, 0))[4:8] for ip in self.door.passes() + list(self.always)
-        ]
+        passes = []
+        for ip in self.door.passes() + list(self.always):
+            passes.append(address_to_sockaddr((ip, 0))[4:8])
+        self._passes = passes
 
     def _small_read(self):
         for size in _FALLBACK_SIZES:
@@ -209,6 +210,3 @@ class Endpoint:
             self.sock.sendto(data, peer)
         except (OSError, ValueError):
             self.send_errors += 1
-
-    def close(self):
-        self.sock.close()

@@ -133,8 +133,16 @@ def record(ctx, number, name, kind="rang", action=0, code=0, reason="allowed"):
 
 
 class Response:
-    def __init__(self, raw):
-        head, _, self.body = raw.partition(b"\r\n\r\n")
+    def __init__(self, parts):
+        # the head from the first pieces, the body joined once from the rest: under
+        # MicroPython a 16 KB page copied whole once more may find no room
+        head = b""
+        while parts and b"\r\n\r\n" not in head:
+            head += parts.pop(0)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        parts.insert(0, rest)
+        self.body = b"".join(parts)
+        parts.clear()
         lines = head.decode().split("\r\n")
         self.status_code = int(lines[0].split()[1])
         self.headers = {}
@@ -180,7 +188,7 @@ class Client:
         writer = Writer(self.peer)
         run(self.server.serve(Reader(data), writer))
         assert writer.closed
-        res = Response(writer.out)
+        res = Response(writer.parts)
         for c in res.headers.get("Set-Cookie", ()):
             name, _, value = c.split(";")[0].partition("=")
             if "Max-Age=0" in c:

@@ -4,12 +4,11 @@
 # of at most Web.max_body (Web.max_upload for the config upload), all within
 # Web.read_timeout_s; then the guard (session, HTTP Basic, CSRF, Origin) and the route.
 # hushgate.web drops this module before the page is loaded, so the parser and the
-# page never share the heap; the answer is hushgate.pages.answer's. What does not
-# parse gets a 4xx; nothing a client sends makes handle() raise.
+# page never share the heap; the answer is hushgate.pagesend's. What does not parse
+# gets a 4xx; nothing a client sends makes handle() raise.
 import asyncio
 
 from hushgate import auth
-from hushgate.pages import Request
 
 # " <path>:<G or P><page>": GET or POST of the path answered by hushgate.page<page>
 _ROUTES = (
@@ -21,8 +20,21 @@ _ROUTES = (
 )
 
 
+class Request:
+    """What a page gets: method, path, args (the query), headers (lower-case names),
+    cookies, body, form (the posted fields as str), peer (as the socket gives it),
+    csrf (the session's token; "" for HTTP Basic). Only data: a method would keep
+    this module, which hushgate.web drops before the page, alive through it."""
+
+    method = path = ""
+    args = headers = cookies = form = {}  # replaced, never changed
+    body = b""
+    peer = csrf = None
+
+
 def parse_qs(data):
-    """a=1&b=%C3%A9+x -> {"a": "1", "b": "é x"}; ValueError/UnicodeError if bad."""
+    """a=1&b=%C3%A9+x -> {"a": "1", "b": "é x"} (a repeated name: its first value);
+    ValueError/UnicodeError if bad."""
     out = {}
     for pair in data.replace(b"+", b" ").split(b"&"):
         if pair:
@@ -36,15 +48,8 @@ def parse_qs(data):
                     part.append(int(piece[:2], 16))
                     part.extend(piece[2:])
                 value.append(part.decode())
-            name = value[0]
-            value = value[1] if len(value) > 1 else ""
-            old = out.get(name)
-            if old is None:
-                out[name] = value
-            elif isinstance(old, list):
-                old.append(value)
-            else:
-                out[name] = [old, value]
+            if value[0] not in out:
+                out[value[0]] = value[1] if len(value) > 1 else ""
     return out
 
 
@@ -96,12 +101,21 @@ async def read(web, reader, writer, req):
         n += len(data)
     rest = b"".join(parts)
     req.body = rest[:size] if n > size else rest
-    # a form is decoded now, while the decoder is loaded; a multipart upload when
-    # asked (Request.form), JSON by the API's page
-    if req.path[:5] == "/api/":
-        req._form = {}
-    elif headers.get("content-type", "")[:19] != "multipart/form-data":
-        req._form = parse_qs(req.body)
+    req.cookies = cookies = {}
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in cookies:
+            cookies[name] = value.strip()
+    ctype = headers.get("content-type", "")
+    if ctype[:19] == "multipart/form-data":  # the config upload
+        from hushgate.pagesave import multipart
+
+        req.form = form = multipart(req.body, ctype)
+        for name in form:
+            form[name] = form[name].decode()
+    elif req.path[:5] != "/api/":  # the API's bodies are JSON, for its page
+        req.form = parse_qs(req.body)
     return 0
 
 
@@ -123,7 +137,7 @@ def guard(web, req, api):
         return 303, ["Location: /setup"], ""
     if path in ("/login", "/setup"):
         return None
-    csrf = gate_auth.csrf(req.cookie("hg"))
+    csrf = gate_auth.csrf(req.cookies.get("hg"))
     basic = req.headers.get("authorization")
     if csrf is None and api and basic:
         wait = gate_auth.wait_s()
@@ -141,7 +155,7 @@ def guard(web, req, api):
     if post:
         sent = req.headers.get("x-csrf-token")
         if sent is None and not api:
-            sent = req.field("csrf")
+            sent = req.form.get("csrf")
         if not sent or not auth.consteq(sent, csrf):
             return 403, "bad CSRF token"
     return None

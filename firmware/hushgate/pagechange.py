@@ -1,7 +1,7 @@
 # What the status page's buttons post: quiet mode, "I have looked", block or always
 # let ring a caller from the log; and saving a changed config, which the settings
-# page and the API share.
-from hushgate.pages import html
+# page and the API share (the API draws no HTML: hushgate.pages is imported only for
+# the error page).
 
 QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 
@@ -10,7 +10,7 @@ def handle(web, req):
     path = req.path
     ctx = web.ctx
     if path == "/quiet":
-        mode = req.field("mode")
+        mode = req.form.get("mode", "")
         if mode not in QUIET_MODES:
             return 400, None, "Unknown quiet mode"
         ctx.gate.set_quiet(QUIET_MODES[mode], ctx.clock.utc())
@@ -22,9 +22,9 @@ def handle(web, req):
 
 
 def number(ctx, req):
-    block = "block" in req.form()
+    block = "block" in req.form
     try:
-        entry = ctx.log.find(int(req.field("block" if block else "allow")))
+        entry = ctx.log.find(int(req.form.get("block" if block else "allow", "")))
     except ValueError:
         entry = None
     if entry is None:
@@ -33,6 +33,7 @@ def number(ctx, req):
         error = change_number(ctx, entry["number"], block)
     if error:
         from hushgate.pagelogin import plain_page
+        from hushgate.pages import html
 
         return html(plain_page("Not changed", error), 400)
     who = entry["number"] or "Callers without a number"

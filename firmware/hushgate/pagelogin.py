@@ -21,7 +21,7 @@ _AF_INET6 = const(10)
 def handle(web, req):
     path = req.path
     if path == "/logout":
-        web.auth.logout(req.cookie(COOKIE))
+        web.auth.logout(req.cookies.get(COOKIE))
         return 303, ["Location: /login", cookie(COOKIE, "", 0)], ""
     if path == "/setup":
         return setup(req, web)
@@ -106,7 +106,7 @@ def password_page(title, action, csrf, error=None, note=None, confirm=False, min
 
 def pre_form(req, web, title, action, error=None, note=None, confirm=False, status=200):
     # One token per browser, kept while its cookie lives, so two tabs both work.
-    pre = req.cookie(PRE_COOKIE) or ""
+    pre = req.cookies.get(PRE_COOKIE) or ""
     if len(pre) != 32 or not all(c in "0123456789abcdef" for c in pre):
         pre = auth.token()
     gen = password_page(title, action, pre, error, note, confirm, web.auth.min_length)
@@ -114,7 +114,7 @@ def pre_form(req, web, title, action, error=None, note=None, confirm=False, stat
 
 
 def pre_ok(req):
-    return auth.consteq(req.field("csrf"), req.cookie(PRE_COOKIE) or "-")
+    return auth.consteq(req.form.get("csrf", ""), req.cookies.get(PRE_COOKIE) or "-")
 
 
 def setup(req, web):
@@ -126,10 +126,10 @@ def setup(req, web):
     note = "Choose the password for this page (at least %d characters)." % gate_auth.min_length
     if req.method != "POST":
         return pre_form(req, web, "Set password", "/setup", note=note, confirm=True)
-    password = req.field("password")
+    password = req.form.get("password", "")
     if not pre_ok(req):
         error = "The form expired: please try again."
-    elif password != req.field("confirm"):
+    elif password != req.form.get("confirm", ""):
         error = "The two passwords differ."
     else:
         error = gate_auth.password_problem(password)
@@ -149,7 +149,7 @@ def login(req, web):
     if wait:
         text = "Too many wrong passwords: wait %d s and try again." % wait
         return pre_form(req, web, "Log in", "/login", text, None, False, 429)
-    if not web.auth.check_password(req.field("password")):
+    if not web.auth.check_password(req.form.get("password", "")):
         return pre_form(req, web, "Log in", "/login", "Wrong password.", None, False, 401)
     return logged_in(web)
 

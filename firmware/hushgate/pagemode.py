@@ -1,6 +1,5 @@
 # The gate's state in words and the call log a row at a time, for the status page
-# and the API.
-from hushgate.pages import DAYS
+# and the API (which draws no HTML: hence no hushgate.pages here).
 
 MODE_TEXT = {
     "ringing": "Ringing",
@@ -21,8 +20,10 @@ def when(tz, utc, today=None):
     t = tz.localtime(utc)
     if today is not None and t[:3] == today[:3]:
         return hhmm(t)
+    days = "MonTueWedThuFriSatSun"
     months = "JanFebMarAprMayJunJulAugSepOctNovDec"
-    return "%s %d %s %s" % (DAYS[t[6]], t[2], months[t[1] * 3 - 3 : t[1] * 3], hhmm(t))
+    day = days[t[6] * 3 : t[6] * 3 + 3]
+    return "%s %d %s %s" % (day, t[2], months[t[1] * 3 - 3 : t[1] * 3], hhmm(t))
 
 
 def is_quiet(st):

@@ -52,7 +52,7 @@ def save_settings(req, web):
 
 def upload(req, web):
     ctx = web.ctx
-    raw = req.form().get("file") or b""
+    raw = req.form.get("file") or ""
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
@@ -81,12 +81,12 @@ def download(req, web):
 
 def password(req, web):
     gate_auth = web.auth
-    new = req.field("password")
+    new = req.form.get("password", "")
     if gate_auth.wait_s():
         error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
-    elif not gate_auth.check_password(req.field("old")):
+    elif not gate_auth.check_password(req.form.get("old", "")):
         error = "The current password is wrong."
-    elif new != req.field("confirm"):
+    elif new != req.form.get("confirm", ""):
         error = "The two new passwords differ."
     else:
         error = gate_auth.password_problem(new)
@@ -113,9 +113,9 @@ def config_from_form(req, config, fields, max_windows):
     data = dict(config)
     errors = []
     for key, _label, kind, _help in fields:
-        raw = req.field(key).strip()
+        raw = req.form.get(key, "").strip()
         if kind == "bool":
-            data[key] = key in req.form()
+            data[key] = key in req.form
         elif kind == "int":
             try:
                 data[key] = int(raw)
@@ -128,9 +128,9 @@ def config_from_form(req, config, fields, max_windows):
         elif kind == "opt":
             data[key] = raw or None
         elif kind == "secret":
-            data[key] = req.field(key)  # spaces may be part of it
+            data[key] = req.form.get(key, "")  # spaces may be part of it
         elif kind == "tz":
-            data[key] = req.field("tzpick").strip() or raw
+            data[key] = req.form.get("tzpick", "").strip() or raw
         elif kind == "windows":
             data[key] = windows_from_form(req, config.get(key), max_windows)
         elif kind == "json":
@@ -148,19 +148,19 @@ def windows_from_form(req, current, max_rows):
     """The quiet windows from the day pickers; windows the form had no rows for
     (more than max_rows) are kept as they were."""
     try:
-        rows = min(int(req.field("qn")), max_rows)
+        rows = min(int(req.form.get("qn", "")), max_rows)
     except ValueError:
         rows = 0
     windows = []
-    form = req.form()
+    form = req.form
     for i in range(rows):
         key = "q%d" % i
         chosen = set()
         for d in range(7):
             if key + DAYS[d] in form:  # a ticked day's box: q0Mon
                 chosen.add(d)
-        start = req.field(key + "s").strip()
-        end = req.field(key + "e").strip()
+        start = req.form.get(key + "s", "").strip()
+        end = req.form.get(key + "e", "").strip()
         if not (chosen or start or end):
             continue
         windows.append({"days": day_text(chosen), "start": start, "end": end})

@@ -40,7 +40,7 @@ class Web:
         self._unloading = False
 
     def loaded(self):
-        return "hushgate.pages" in sys.modules
+        return "hushgate.pagesend" in sys.modules
 
     def unload(self, only=None):
         """Forget the server, the pages and the config validation until needed (or
@@ -88,12 +88,15 @@ class Web:
             req, res = await http.handle(self, reader, writer, busy)
             http = None
             self.unload("hushgate.http")
-            from hushgate import pages
+            from hushgate import pagesend
 
-            await pages.answer(self, req, res, writer)
-        except MemoryError:
+            await pagesend.answer(self, req, res, writer)
+        except MemoryError:  # no room for the server: the connection is closed unanswered
             self.unload()
-            writer.close()
+            try:
+                await writer.aclose()
+            except Exception:
+                pass
         finally:
             self.active -= 1
             if not self.active:

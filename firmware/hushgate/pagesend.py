@@ -1,0 +1,96 @@
+# Writing the answer to a request hushgate.http has read and checked: the page
+# module the path needs is imported here (hushgate.page<name>, kept until
+# hushgate.web drops the pages when idle), its answer written in pieces of about
+# 256 bytes (pages are generators of small strings, never one big string) within
+# Web.write_timeout_s, with the security headers every answer carries. Only this
+# and the page are loaded while a page runs: not the request's parser, not the
+# HTML frame (hushgate.pages) unless the page draws HTML.
+import asyncio
+import json
+import sys
+
+_REASONS = (
+    "|200 OK|303 See Other|400 Bad Request|401 Unauthorized|403 Forbidden|404 Not Found"
+    "|405 Method Not Allowed|408 Request Timeout|413 Payload Too Large"
+    "|415 Unsupported Media Type|429 Too Many Requests|431 Request Header Fields Too Large"
+    "|500 Internal Server Error|503 Service Unavailable|"
+)
+_SECURITY = (
+    "Content-Security-Policy: default-src 'none'; style-src 'self'; script-src 'self';"
+    " img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+)
+
+
+def reason(status):
+    i = _REASONS.find("|%d " % status) + 5
+    return _REASONS[i : _REASONS.find("|", i)] if i > 4 else "?"
+
+
+async def answer(web, req, res, writer):
+    """Answers the request hushgate.http has read: res is the page module's name, an
+    error status, (status, error text) or (status, headers, body). Never raises."""
+    try:
+        if isinstance(res, str):
+            try:
+                __import__(res)
+                res = sys.modules[res].handle(web, req)
+            except (ValueError, UnicodeError):
+                res = 400
+            except MemoryError:
+                web.unload()
+                res = 503
+            except Exception:  # a bug: answered, and the server goes on
+                res = 500
+        if isinstance(res, int):
+            res = res, reason(res)
+        if len(res) == 2:
+            status, text = res
+            if req.path[:5] == "/api/":
+                res = status, None, {"error": text}
+            else:
+                res = status, ["Content-Type: text/plain"], text
+        await asyncio.wait_for(send(writer, res, req.method == "HEAD"), web.write_timeout_s)
+    except Exception:  # a client gone or too slow must not end the server
+        pass
+    try:
+        await writer.aclose()
+    except Exception:
+        pass
+
+
+async def send(writer, res, head_only=False):
+    status, headers, body = res
+    out = ["HTTP/1.0 %d %s\r\n" % (status, reason(status)), _SECURITY]
+    if headers:
+        for h in headers:
+            out.append(h + "\r\n")
+    if "Cache-Control" not in out[-1]:  # pagecss puts it last
+        out.append("Cache-Control: no-store\r\n")
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        out.append("Content-Type: application/json\r\n")
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes):
+        out.append("Content-Length: %d\r\n" % len(body))
+    out.append("\r\n")
+    await writer.awrite("".join(out).encode())
+    out = None
+    if head_only or not body:
+        return
+    if isinstance(body, bytes):
+        await writer.awrite(body)
+        return
+    # a generator of str: written in pieces of about 256 bytes
+    parts = []
+    size = 0
+    for chunk in body:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= 256:
+            await writer.awrite("".join(parts).encode())
+            parts = []
+            size = 0
+    if parts:
+        await writer.awrite("".join(parts).encode())

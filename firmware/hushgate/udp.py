@@ -125,10 +125,10 @@ class Endpoint:
             self.oversize += 1
             return False
         if self.raw:
+            if self.door is not None and self._at_door(peer):
+                return False
             address = self._to_address.get(peer)
             if address is None:
-                if self.door is not None and self._at_door(peer):
-                    return False
                 address = sockaddr_to_address(peer)
                 if len(self._to_address) < self.cache_size:
                     self._to_address[peer] = address
@@ -157,10 +157,12 @@ class Endpoint:
             return self._small_read()
 
     def _at_door(self, peer):
-        # A peer without a cached address, while the limiter admits no stranger: it
-        # would be refused by admit() unless it is one the limiter always lets
-        # through (or the ATA), so it is refused here, on the raw address, before
-        # the (ip, port) it would need is built.
+        # While the limiter admits no stranger, admit() would refuse a datagram
+        # unless its source is one the limiter always lets through (or the ATA):
+        # refused here, on the raw address, before the (ip, port) it needs is built
+        # and the proxy's pre-parse checks run (cached address or not: the first
+        # sources of a flood, let in, fill the cache). True: refused, and counted
+        # as admit() would.
         if not self.door.closed(ticks_ms()):
             return False
         if self._door_changes != self.door.changes or self._always is not self.always:
@@ -171,7 +173,7 @@ class Endpoint:
             i -= 1
             if peer.find(passes[i], 4, 8) == 4:
                 return False
-        self.door.refused += 1  # as admit() would have
+        self.door.refused += 1
         self.refused += 1
         return True
 

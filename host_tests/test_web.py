@@ -133,16 +133,8 @@ def record(ctx, number, name, kind="rang", action=0, code=0, reason="allowed"):
 
 
 class Response:
-    def __init__(self, parts):
-        # the head from the first pieces, the body joined once from the rest: under
-        # MicroPython a 16 KB page copied whole once more may find no room
-        head = b""
-        while parts and b"\r\n\r\n" not in head:
-            head += parts.pop(0)
-        head, _, rest = head.partition(b"\r\n\r\n")
-        parts.insert(0, rest)
-        self.body = b"".join(parts)
-        parts.clear()
+    def __init__(self, raw):
+        head, _, self.body = raw.partition(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
         self.status_code = int(lines[0].split()[1])
         self.headers = {}
@@ -188,7 +180,7 @@ class Client:
         writer = Writer(self.peer)
         run(self.server.serve(Reader(data), writer))
         assert writer.closed
-        res = Response(writer.parts)
+        res = Response(writer.out)
         for c in res.headers.get("Set-Cookie", ()):
             name, _, value = c.split(";")[0].partition("=")
             if "Max-Age=0" in c:
@@ -331,18 +323,14 @@ class Reader:
 class Writer:
     def __init__(self, peer):
         self.peer = peer
-        self.parts = []  # joined once: adding up a 16 KB page needs room for it twice
+        self.out = b""
         self.closed = False
-
-    @property
-    def out(self):
-        return b"".join(self.parts)
 
     def get_extra_info(self, name):
         return self.peer
 
     async def awrite(self, data):
-        self.parts.append(data if isinstance(data, bytes) else data.encode())
+        self.out += data if isinstance(data, bytes) else data.encode()
 
     async def aclose(self):
         self.closed = True
@@ -352,6 +340,5 @@ def raw(app, data, peer=("192.168.1.20", 5000), stall=False):
     writer = Writer(peer)
     run(app.serve(Reader(data, stall), writer))
     assert writer.closed
-    out = writer.out
-    head = out.split(b"\r\n", 1)[0].decode()
-    return int(head.split()[1]), out
+    head = writer.out.split(b"\r\n", 1)[0].decode()
+    return int(head.split()[1]), writer.out

@@ -13,7 +13,7 @@ from hushgate import auth
 # " <path>:<G or P><page>": GET or POST of the path answered by hushgate.page<page>
 _ROUTES = (
     " /:Gstatus /calls:Gstatus /quiet:Pchange /seen:Pchange /number:Pchange"
-    " /settings:Gsettings /settings:Psave /upload:Psave /config.json:Gsave /password:Psave"
+    " /settings:Gsettings /settings:Psave /upload:Pbackup /config.json:Gbackup /password:Plogin"
     " /setup:Glogin /setup:Plogin /login:Glogin /login:Plogin /logout:Plogin"
     " /api/status:Gapi /api/calls:Gapi /api/config:Gapi /api/config:Papi /api/quiet:Papi"
     " /api/number:Papi /api/seen:Papi /s.css:Gcss /s.js:Gcss "
@@ -109,7 +109,7 @@ async def read(web, reader, writer, req):
             cookies[name] = value.strip()
     ctype = headers.get("content-type", "")
     if ctype[:19] == "multipart/form-data":  # the config upload
-        from hushgate.pagesave import multipart
+        from hushgate.pagebackup import multipart
 
         req.form = form = multipart(req.body, ctype)
         for name in form:

@@ -1,5 +1,6 @@
 # Before a session: the set-password form (first visit, home network only), the
-# login form with its slow-down, and logging out. Both forms carry a double-submit
+# login form with its slow-down, and logging out; and the settings page's password
+# change. Both forms carry a double-submit
 # token (cookie hgp and a hidden field), since there is no session to tie one to.
 from hushgate import auth
 from hushgate.compat import const
@@ -25,6 +26,8 @@ def handle(web, req):
         return 303, ["Location: /login", cookie(COOKIE, "", 0)], ""
     if path == "/setup":
         return setup(req, web)
+    if path == "/password":
+        return password(req, web)
     return login(req, web)
 
 
@@ -151,6 +154,26 @@ def login(req, web):
         return pre_form(req, web, "Log in", "/login", text, None, False, 429)
     if not web.auth.check_password(req.form.get("password", "")):
         return pre_form(req, web, "Log in", "/login", "Wrong password.", None, False, 401)
+    return logged_in(web)
+
+
+def password(req, web):
+    """The settings page's password change (POST /password)."""
+    gate_auth = web.auth
+    new = req.form.get("password", "")
+    if gate_auth.wait_s():
+        error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
+    elif not gate_auth.check_password(req.form.get("old", "")):
+        error = "The current password is wrong."
+    elif new != req.form.get("confirm", ""):
+        error = "The two new passwords differ."
+    else:
+        error = gate_auth.password_problem(new)
+    if error:
+        from hushgate.pagesettings import settings_view
+
+        return settings_view(req, web, web.ctx.config, ["password: " + error], 400)
+    gate_auth.set_password(new)
     return logged_in(web)
 
 

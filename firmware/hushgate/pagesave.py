@@ -1,7 +1,9 @@
-# What the settings page posts: the form (validated with the config file's own
-# validation, hushgate.configfile, loaded by hushgate.config on first use and
-# dropped with the page; nothing saved on error), the config upload, the password
-# change; and the config download.
+# What the settings page's form posts: the form read back into a config (validated
+# with the config file's own validation, hushgate.configfile, loaded by
+# hushgate.config on first use and released before the page is drawn again; nothing
+# saved on error). The config's download and upload are hushgate.pagebackup's, the
+# password change hushgate.pagelogin's: this module is loaded next to the
+# validation code, so it holds nothing else.
 import json
 
 from hushgate import config as _config
@@ -10,32 +12,7 @@ from hushgate.pagefields import settings_fields
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # as hushgate.pages (not loaded)
 
 
-def apply(ctx, new):
-    """hushgate.pagechange.apply, imported once the config has passed validation."""
-    from hushgate.pagechange import apply
-
-    return apply(ctx, new)
-
-
-def settings_view(*args, **kwargs):
-    """The settings page again (imported only when needed: after validating)."""
-    from hushgate.pagesettings import settings_view
-
-    return settings_view(*args, **kwargs)
-
-
 def handle(web, req):
-    path = req.path
-    if path == "/settings":
-        return save_settings(req, web)
-    if path == "/config.json":
-        return download(req, web)
-    if path == "/upload":
-        return upload(req, web)
-    return password(req, web)
-
-
-def save_settings(req, web):
     ctx = web.ctx
     fields = settings_fields(ctx.config)
     data, errors = config_from_form(req, ctx.config, fields, web.max_windows)
@@ -43,59 +20,16 @@ def save_settings(req, web):
     _config.release()  # the validation code goes before the page is drawn again
     errors = errors + list(more)
     if not errors:
+        from hushgate.pagechange import apply
+
         problem = apply(ctx, new)
         if problem is None:
             return 303, ["Location: /settings?n=Saved."], ""
         errors = [problem]
+    from hushgate.pagesettings import settings_view
+
+    web.unload("hushgate.pagesave")  # not needed to draw the form again: room for it
     return settings_view(req, web, data, errors, 400)
-
-
-def upload(req, web):
-    ctx = web.ctx
-    raw = req.form.get("file") or ""
-    try:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError
-    except ValueError:
-        text = "Not a config file (JSON)."
-        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
-    new, errors = _config.validate(_config.migrate(data), ctx.config)
-    _config.release()
-    if errors:
-        text = "Nothing was loaded: " + "; ".join(errors)
-        return settings_view(req, web, ctx.config, [], 400, upload_error=text)
-    problem = apply(ctx, new)
-    if problem:
-        return settings_view(req, web, ctx.config, [], 500, upload_error=problem)
-    return 303, ["Location: /settings?n=Config+loaded."], ""
-
-
-def download(req, web):
-    headers = [
-        "Content-Type: application/json",
-        'Content-Disposition: attachment; filename="hushgate-config.json"',
-    ]
-    return 200, headers, _config.dumps(web.ctx.config)
-
-
-def password(req, web):
-    gate_auth = web.auth
-    new = req.form.get("password", "")
-    if gate_auth.wait_s():
-        error = "Too many wrong passwords: wait %d s." % gate_auth.wait_s()
-    elif not gate_auth.check_password(req.form.get("old", "")):
-        error = "The current password is wrong."
-    elif new != req.form.get("confirm", ""):
-        error = "The two new passwords differ."
-    else:
-        error = gate_auth.password_problem(new)
-    if error:
-        return settings_view(req, web, web.ctx.config, ["password: " + error], 400)
-    gate_auth.set_password(new)
-    from hushgate.pagelogin import logged_in
-
-    return logged_in(web)
 
 
 def lines(text):
@@ -183,26 +117,3 @@ def day_text(indexes):
         else:
             i += 1
     return ",".join(parts)
-
-
-def multipart(body, content_type):
-    """The fields of a multipart/form-data body as {name: bytes}."""
-    i = content_type.find("boundary=")
-    if i < 0:
-        raise ValueError("no boundary")
-    boundary = content_type[i + 9 :].split(";")[0].strip().strip('"')
-    fields = {}
-    for part in body.split(b"--" + boundary.encode())[1:]:
-        if part[:2] == b"--":
-            break
-        end = part.find(b"\r\n\r\n")
-        if end < 0:
-            continue
-        head = part[:end].decode()
-        data = part[end + 4 :]
-        if data[-2:] == b"\r\n":
-            data = data[:-2]
-        n = head.find(' name="')  # the space: not the tail of filename="
-        if n >= 0:
-            fields[head[n + 7 : head.find('"', n + 7)]] = data
-    return fields

@@ -21,12 +21,14 @@ from hushgate.sip import _CLASS, SipError, _list_item_end, _skip, _via_end
 _FORWARD = const(0)
 _ANSWER = const(1)
 
-# A Message's offset array (sip.py: _URI_S, _URI_E, _BODY_E; header i at
-# _BASE + _H_SIZE * i, value start and end at +3 and +4).
+# A Message's offset array (sip.py: _URI_S, _URI_E, _BODY_E; whether the To has a
+# tag, _NA_TO + _V_TAG; header i at _BASE + _H_SIZE * i, value start and end at
+# +3 and +4).
 _URI_S = const(0)
 _URI_E = const(1)
 _BODY_E = const(5)
-_BASE = const(18)
+_TO_TAG = const(61)
+_BASE = const(70)
 _H_SIZE = const(5)
 
 # Character classes of sip._CLASS, and the slots sip._via_end fills (same values).
@@ -162,7 +164,7 @@ class Proxy:
         stats = self.stats
         method = msg.method
         call_id = msg.call_id
-        initial = method == b"INVITE" and msg.name_addr(b"to").tag is None
+        initial = method == b"INVITE" and not msg._h[_TO_TAG]
         seen = self._verdicts.get(call_id)
         if seen is not None and ticks_diff(now_ms, seen[0]) >= 0:
             del self._verdicts[call_id]

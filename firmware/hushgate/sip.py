@@ -18,9 +18,9 @@ MAX_SIZE = const(4096)
 _MAX_CSEQ = const(2147483647)
 
 # Slots at the start of a Message's offset array; header entries follow, five
-# slots each (_H_*): id (known header) or name key, line start, name end, value
-# start, value end (after the colon and LWS, trailing LWS excluded; a folded value
-# spans its continuation lines).
+# slots each (_H_*): id (tracked header) or name fingerprint (_key), line start,
+# name end, value start, value end (after the colon and LWS, trailing LWS
+# excluded; a folded value spans its continuation lines).
 _URI_S = const(0)
 _URI_E = const(1)
 _REASON_S = const(2)
@@ -30,7 +30,10 @@ _BODY_E = const(5)
 _COUNT = const(6)
 _CSEQ_M = const(7)
 _FIRST = const(7)  # _FIRST + id: 1 + index of the first header with that id (0: none)
-_BASE = const(18)
+_LAST = const(19)  # _LAST + id: 1 + index of the last one
+_NA_FROM = const(32)  # From's NameAddr offsets (_NA_SIZE slots), filled while parsing
+_NA_TO = const(51)  # To's
+_BASE = const(70)
 _H_LINE = const(1)
 _H_NAME_E = const(2)
 _H_VS = const(3)
@@ -83,13 +86,14 @@ _CLASS = bytes(_CLASS)
 
 # Known headers: usual spelling, "/" and the compact form, "*" when the values of
 # one line are separate values (split at commas). id = position, from 1. The first
-# _TRACKED get a slot in each Message holding where they first occur, filled while
-# parsing; those between Via and Contact may occur only once. Headers that are
-# none of these (User-Agent, ...) need no entry: they are found by name.
+# _TRACKED (those the parser checks and the gate and proxy read) are identified
+# while parsing and get two slots in each Message, where they first and last
+# occur; those between Via and Contact may occur only once. Other headers are
+# found by name when asked for (_index); they need no entry unless a list.
 _SPEC = (
     b"Via/v* From/f To/t Call-ID/i CSeq Content-Length/l Max-Forwards Contact/m* Date Route*"
-    b" Content-Type/c Content-Encoding/e* Subject/s Supported/k* Record-Route* Path*"
-    b" P-Asserted-Identity* Allow* Require* Proxy-Require* Unsupported* Accept*"
+    b" User-Agent P-Asserted-Identity* Content-Type/c Content-Encoding/e* Subject/s"
+    b" Supported/k* Record-Route* Path* Allow* Require* Proxy-Require* Unsupported* Accept*"
     b" Event/o Allow-Events/u* Refer-To/r Referred-By/b Session-Expires/x"
 )
 _VIA = const(1)
@@ -101,11 +105,11 @@ _CONTENT_LENGTH = const(6)
 _MAX_FORWARDS = const(7)
 _CONTACT = const(8)
 _DATE = const(9)
-_TRACKED = const(10)
+_TRACKED = const(12)
 
 # Read _SPEC once, at import (module-level code is freed after import): where each
 # name is in _SPEC, its compact letter, whether it is a list, and the id by
-# fingerprint % _KEY_MOD (_header_id; 183: the smallest modulus that keeps the 42
+# fingerprint % _KEY_MOD (_header_id; 183: the smallest modulus that keeps the 43
 # names apart; test_sip checks it).
 _KEY_MOD = const(183)
 _NAME_SPAN = array("H", (0, 0))  # start, end of each name in _SPEC (id 0: none)
@@ -222,11 +226,12 @@ _V_TAG_E = const(12)
 _V_SIZE = const(13)
 
 
-def _params_end(buf, i, end, stop, into):
+def _params_end(buf, i, end, stop, into, at):
     # `*( ; name [= value] )` from i; index where it stops (end, or `stop` byte).
     # `into`: None; a dict that receives every parameter (lower-case name -> value,
     # b"" for a bare name); or a zeroed _V_* array that receives the branch,
-    # received, rport and tag parameters (the tag without allocating a dict).
+    # received, rport and tag parameters (the tag without allocating a dict) in
+    # its slots from `at`.
     cls = _CLASS
     while i < end and cls[buf[i]] & _LWS:
         i += 1
@@ -258,19 +263,19 @@ def _params_end(buf, i, end, stop, into):
             continue
         n = ne - ns  # the length picks the one name to compare
         if n == 6 and _same_ci(buf, ns, ne, b"branch", 0, 6):
-            into[_V_BRANCH_S] = vs
-            into[_V_BRANCH_E] = ve
+            into[at + _V_BRANCH_S] = vs
+            into[at + _V_BRANCH_E] = ve
         elif n == 8 and _same_ci(buf, ns, ne, b"received", 0, 8):
-            into[_V_RECV_S] = vs
-            into[_V_RECV_E] = ve
+            into[at + _V_RECV_S] = vs
+            into[at + _V_RECV_E] = ve
         elif n == 5 and _same_ci(buf, ns, ne, b"rport", 0, 5):
-            into[_V_RPORT] = ne
-            into[_V_RPORT_S] = vs
-            into[_V_RPORT_E] = ve
-        elif n == 3 and not into[_V_TAG] and _same_ci(buf, ns, ne, b"tag", 0, 3):  # the first
-            into[_V_TAG] = ne
-            into[_V_TAG_S] = vs
-            into[_V_TAG_E] = ve
+            into[at + _V_RPORT] = ne
+            into[at + _V_RPORT_S] = vs
+            into[at + _V_RPORT_E] = ve
+        elif n == 3 and not into[at + _V_TAG] and _same_ci(buf, ns, ne, b"tag", 0, 3):
+            into[at + _V_TAG] = ne  # the first tag parameter
+            into[at + _V_TAG_S] = vs
+            into[at + _V_TAG_E] = ve
     if i < end and buf[i] != stop:
         raise SipError("bad parameter")
     return i
@@ -320,14 +325,15 @@ def _via_end(buf, i, end, via):
             port = _digits(buf, i, j, 5)
             via[_V_PORT] = port if port < 65536 else 0
         i = j
-    return _params_end(buf, i, end, _COMMA, via)
+    return _params_end(buf, i, end, _COMMA, via, 0)
 
 
-def _naddr(buf, i, end, multi, out):
+def _naddr(buf, i, end, multi, out, at):
     # One name-addr or addr-spec with its parameters, from i; index where it stops
-    # (end, or the comma before the next value when `multi`). When `out` is a
-    # zeroed array, its first six slots receive display start/end (equal: none),
-    # URI start/end, parameters start/end, and _params_end fills the tag slots.
+    # (end, or the comma before the next value when `multi`). When `out` is an
+    # array zeroed from `at`, its six slots from there receive display start/end
+    # (equal: none), URI start/end, parameters start/end, and _params_end fills
+    # the tag slots.
     stop = _COMMA if multi else -1
     i = _skip(buf, i, end, _LWS)
     ds = de = i
@@ -365,14 +371,14 @@ def _naddr(buf, i, end, multi, out):
     if j == us or j >= ue or buf[j] != _COLON:
         if not (ue - us == 1 and buf[us] == 42 and multi):  # Contact: *
             raise SipError("bad address")
-    pe = _params_end(buf, ps, end, stop, out)
+    pe = _params_end(buf, ps, end, stop, out, at)
     if out is not None:
-        out[0] = ds
-        out[1] = de
-        out[2] = us
-        out[3] = ue
-        out[4] = ps
-        out[5] = pe
+        out[at] = ds
+        out[at + 1] = de
+        out[at + 2] = us
+        out[at + 3] = ue
+        out[at + 4] = ps
+        out[at + 5] = pe
     return pe
 
 
@@ -430,16 +436,21 @@ class NameAddr:
     value, b"" for a bare name); tag: bytes or None; uri: bytes.
     """
 
-    def __init__(self, buf, start, end):
-        o = _ZEROS[:_NA_SIZE]
-        _naddr(buf, start, end, True, o)
+    def __init__(self, buf, start, end, h=None, at=0):
+        # h, at: a Message's offset array whose slots from `at` already hold what
+        # _naddr found in buf[start:end] (parse checks From and To that way), so
+        # the value is not read twice; else offsets of its own.
+        if h is None:
+            h = _ZEROS[:_NA_SIZE]
+            _naddr(buf, start, end, True, h, 0)
         self._b = buf
-        self._h = o
-        us = o[2]
-        ue = o[3]
+        self._h = h
+        self._at = at
+        us = h[at + 2]
+        ue = h[at + 3]
         c = buf.find(b":", us, ue)
-        o[_NA_SCHEME_E] = c if c > us else us
-        o[_NA_USER_S] = o[_NA_USER_E] = o[_NA_HOST_S] = o[_NA_HOST_E] = ue
+        h[at + _NA_SCHEME_E] = c if c > us else us
+        h[at + _NA_USER_S] = h[at + _NA_USER_E] = h[at + _NA_HOST_S] = h[at + _NA_HOST_E] = ue
         if c < 0:
             return
         i = c + 1
@@ -448,54 +459,57 @@ class NameAddr:
             # sip: / sips: user[:password]@host[:port][;params][?headers]
             q = buf.find(b"?", i, ue)
             end = q if q >= 0 else ue
-            at = buf.rfind(b"@", i, end)
-            if at >= 0:
-                pw = buf.find(b":", i, at)
-                o[_NA_USER_S] = i
-                o[_NA_USER_E] = pw if pw >= 0 else at
-                i = at + 1
+            k = buf.rfind(b"@", i, end)
+            if k >= 0:
+                pw = buf.find(b":", i, k)
+                h[at + _NA_USER_S] = i
+                h[at + _NA_USER_E] = pw if pw >= 0 else k
+                i = k + 1
             else:
-                o[_NA_USER_S] = o[_NA_USER_E] = i
-            semi = buf.find(b";", i, end)
-            hend = semi if semi >= 0 else end
-            o[_NA_HOST_S] = i
-            if i < hend and buf[i] == 91:  # [IPv6]
-                close = buf.find(b"]", i, hend)
-                j = close + 1 if close >= 0 else hend
+                h[at + _NA_USER_S] = h[at + _NA_USER_E] = i
+            k = buf.find(b";", i, end)
+            end = k if k >= 0 else end
+            h[at + _NA_HOST_S] = i
+            if i < end and buf[i] == 91:  # [IPv6]
+                k = buf.find(b"]", i, end)
+                j = k + 1 if k >= 0 else end
             else:
-                j = buf.find(b":", i, hend)
+                j = buf.find(b":", i, end)
                 if j < 0:
-                    j = hend
-            o[_NA_HOST_E] = j
-            if j < hend and buf[j] == _COLON and 0 < hend - j - 1 <= 5:
-                if _skip(buf, j + 1, hend, _DIGIT) == hend:
-                    o[_NA_PORT] = _digits(buf, j + 1, hend, 5)
+                    j = end
+            h[at + _NA_HOST_E] = j
+            if j < end and buf[j] == _COLON and 0 < end - j - 1 <= 5:
+                if _skip(buf, j + 1, end, _DIGIT) == end:
+                    h[at + _NA_PORT] = _digits(buf, j + 1, end, 5)
         elif sl == 3 and (buf[us] | 32) == 116 and (buf[us + 1] | 32) == 101:  # tel:
-            semi = buf.find(b";", i, ue)
-            o[_NA_USER_S] = i
-            o[_NA_USER_E] = semi if semi >= 0 else ue
-            o[_NA_HOST_S] = o[_NA_HOST_E] = i
+            k = buf.find(b";", i, ue)
+            h[at + _NA_USER_S] = i
+            h[at + _NA_USER_E] = k if k >= 0 else ue
+            h[at + _NA_HOST_S] = h[at + _NA_HOST_E] = i
 
     def __getattr__(self, name):
         # The public fields (see the class docstring), each worked out when read.
         o = self._h
+        a = self._at
         buf = self._b
+        if name == "tag":
+            return buf[o[a + _V_TAG_S] : o[a + _V_TAG_E]] if o[a + _V_TAG] else None
         if name == "user":
-            return buf[o[_NA_USER_S] : o[_NA_USER_E]]
+            return buf[o[a + _NA_USER_S] : o[a + _NA_USER_E]]
         if name == "host":
-            return buf[o[_NA_HOST_S] : o[_NA_HOST_E]]
+            return buf[o[a + _NA_HOST_S] : o[a + _NA_HOST_E]]
         if name == "port":
-            return o[_NA_PORT] or None
+            return o[a + _NA_PORT] or None
         if name == "uri":
-            return buf[o[2] : o[3]]
+            return buf[o[a + 2] : o[a + 3]]
         if name == "scheme":
-            return buf[o[2] : o[_NA_SCHEME_E]].lower()
+            return buf[o[a + 2] : o[a + _NA_SCHEME_E]].lower()
         if name == "display":
-            if o[0] == o[1]:
+            if o[a] == o[a + 1]:
                 return ""
-            if buf[o[0]] != _DQUOTE:
-                return _text(_unfold(buf[o[0] : o[1]]))
-            raw = buf[o[0] + 1 : o[1] - 1]
+            if buf[o[a]] != _DQUOTE:
+                return _text(_unfold(buf[o[a] : o[a + 1]]))
+            raw = buf[o[a] + 1 : o[a + 1] - 1]
             if b"\\" in raw:
                 out = bytearray()
                 k = 0
@@ -508,10 +522,8 @@ class NameAddr:
             return _text(raw)
         if name == "params":
             found = {}
-            _params_end(buf, o[4], o[5], -1, found)
+            _params_end(buf, o[a + 4], o[a + 5], -1, found, 0)
             return found
-        if name == "tag":
-            return buf[o[_V_TAG_S] : o[_V_TAG_E]] if o[_V_TAG] else None
         raise AttributeError(name)
 
 
@@ -564,13 +576,13 @@ class Message:
             # One space each side of the URI, a token method, a URI with a scheme
             # and no control character, space, < or > (min() of a memoryview: C).
             j = _skip(b, us, sp2, _SCHEME)
+            m = _method(b, 0, sp1)  # None: not one of the usual ones
             if (
                 sp1 <= 0
                 or sp2 < 0
-                or b.find(b" ", sp2 + 1, sl) >= 0
                 or sl - sp2 != 8
                 or not b.startswith(b"SIP/2.0", sp2 + 1)
-                or _skip(b, 0, sp1, _TOKEN) != sp1
+                or (m is None and _skip(b, 0, sp1, _TOKEN) != sp1)
                 or j == us
                 or j >= sp2
                 or b[j] != _COLON
@@ -587,9 +599,9 @@ class Message:
                     raise SipError("headers in Request-URI")
             h[_URI_S] = us
             h[_URI_E] = sp2
-            self.method = _method(b, 0, sp1)
+            self.method = m if m is not None else b[:sp1]
         # Header lines, each value's span trimmed of LWS as it is read; a folded
-        # continuation line extends the previous value. Only the ten tracked names
+        # continuation line extends the previous value. Only the tracked names
         # are confirmed here (they are checked below); any other line keeps its
         # name's fingerprint, and _index confirms the name when one is asked for.
         count = 0
@@ -625,13 +637,15 @@ class Message:
                 if (
                     (c | 32) == _KIND[known] & 127
                     if ne - i == 1
-                    else _same_ci(b, i, ne, _SPEC, _NAME_SPAN[t], _NAME_SPAN[t + 1])
+                    else b.startswith(_tracked_name(known), i)
+                    or _same_ci(b, i, ne, _SPEC, _NAME_SPAN[t], _NAME_SPAN[t + 1])
                 ):
                     key = known
                     if h[_FIRST + known] == 0:
                         h[_FIRST + known] = count + 1
                     elif _VIA < known < _CONTACT:  # single-valued ones
                         raise SipError("duplicate header")
+                    h[_LAST + known] = count + 1
             vs = colon + 1
             while vs < e and cls[b[vs]] & _LWS:
                 vs += 1
@@ -672,8 +686,10 @@ class Message:
                 while True:
                     if known == _VIA:
                         j = _via_end(b, vs, ve, None)
-                    else:
-                        j = _naddr(b, vs, ve, known == _CONTACT, None)
+                    elif known == _CONTACT:
+                        j = _naddr(b, vs, ve, True, None, 0)
+                    else:  # From, To: what is found is kept for name_addr()
+                        j = _naddr(b, vs, ve, False, h, _NA_FROM if known == _FROM else _NA_TO)
                     if j >= ve:
                         break
                     vs = j + 1
@@ -683,16 +699,19 @@ class Message:
         ve = h[k + _H_VE]
         j = _skip(b, vs, ve, _DIGIT)
         ms = _skip(b, j, ve, _LWS)
-        if j >= ve or ms == j or ms == ve or _skip(b, ms, ve, _TOKEN) != ve:
+        if j >= ve or ms == j or ms == ve:
             raise SipError("bad CSeq")
+        m = self.method
+        if m is None:
+            if _skip(b, ms, ve, _TOKEN) != ve:
+                raise SipError("bad CSeq")
+        elif ve - ms != len(m) or not b.startswith(m, ms):  # a token: the request's
+            raise SipError("CSeq method differs from the request's")
         num = _digits(b, vs, j, 10)
         if num > _MAX_CSEQ:
             raise SipError("bad CSeq")
         self.cseq_num = num
         h[_CSEQ_M] = ms
-        m = self.method
-        if m is not None and (ve - ms != len(m) or not b.startswith(m, ms)):
-            raise SipError("CSeq method differs from the request's")
         # The body: exactly Content-Length bytes, else the rest of the datagram.
         bs = he + 4
         h[_BODY_S] = bs
@@ -720,8 +739,8 @@ class Message:
             if len(_NAME_IDS) < _NAME_IDS_MAX:
                 _NAME_IDS[name] = known
         if known <= _TRACKED:
-            if start == 0:
-                return h[_FIRST + known] - 1
+            if start == 0 or start >= h[_LAST + known]:
+                return h[_FIRST + known] - 1 if start == 0 else -1
             for i in range(start, h[_COUNT]):
                 if h[_BASE + _H_SIZE * i] == known:
                     return i
@@ -764,7 +783,8 @@ class Message:
             return b[h[_REASON_S] : h[_REASON_E]]
         if name == "cseq_method":
             k = _BASE + _H_SIZE * (h[_FIRST + _CSEQ] - 1)
-            return _method(b, h[_CSEQ_M], h[k + _H_VE])
+            m = _method(b, h[_CSEQ_M], h[k + _H_VE])
+            return m if m is not None else b[h[_CSEQ_M] : h[k + _H_VE]]
         raise AttributeError(name)
 
     def get(self, name):
@@ -815,9 +835,11 @@ class Message:
         made = self._na
         if made is not None and i in made:
             return made[i]
+        h = self._h
         k = _BASE + _H_SIZE * i
+        at = _NA_FROM if i == h[_FIRST + _FROM] - 1 else _NA_TO if i == h[_FIRST + _TO] - 1 else 0
         try:
-            addr = NameAddr(self._b, self._h[k + _H_VS], self._h[k + _H_VE])
+            addr = NameAddr(self._b, h[k + _H_VS], h[k + _H_VE], h if at else None, at)
         except (IndexError, ValueError, UnicodeError) as e:
             raise SipError("bad name-addr: %r" % e)
         if made is None:
@@ -851,9 +873,29 @@ def _list_item_end(b, i, end):
             i = j + 1
 
 
+def _tracked_name(known):
+    # The usual spelling of a tracked header (the long form), a constant: a line
+    # is confirmed with one startswith() when written that way.
+    return (
+        b"Via",
+        b"From",
+        b"To",
+        b"Call-ID",
+        b"CSeq",
+        b"Content-Length",
+        b"Max-Forwards",
+        b"Contact",
+        b"Date",
+        b"Route",
+        b"User-Agent",
+        b"P-Asserted-Identity",
+    )[known - 1]
+
+
 def _method(b, s, e):
-    # The request method; one shared bytes object (a constant of this function)
-    # for the common ones, so parsing them allocates nothing.
+    # The request method b[s:e] when one of the common ones, as a shared bytes
+    # object (a constant of this function, so reading it allocates nothing),
+    # else None.
     for m in (
         b"INVITE",
         b"ACK",
@@ -871,7 +913,7 @@ def _method(b, s, e):
     ):
         if e - s == len(m) and b.startswith(m, s):
             return m
-    return b[s:e]
+    return None
 
 
 # Zeros a Message's offset array is sliced from (a slice of an array is an array,
@@ -956,7 +998,7 @@ def response(request, code, reason, to_tag=None):
     for v in request.get_all(b"via"):
         parts.append(b"Via: %s\r\n" % v)
     to = request.get(b"to")
-    if to_tag and request.name_addr(b"to").tag is None:
+    if to_tag and not request._h[_NA_TO + _V_TAG]:
         to += b";tag=" + (to_tag if isinstance(to_tag, bytes) else to_tag.encode())
     parts.append(
         b"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n"

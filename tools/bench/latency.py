@@ -2,8 +2,9 @@
 """INVITE -> 180 round trips with microsecond resolution (sipp's are whole ms).
 
     latency.py uas IP PORT SECONDS         answer every INVITE with 180 at once
-    latency.py uac LOCAL_IP PORT TARGET_IP TARGET_PORT CALLS
-                                            print one round trip (ms) per line
+    latency.py uac LOCAL_IP PORT TARGET_IP TARGET_PORT CALLS [FIRST]
+                                            print one round trip (ms) per line;
+                                            calls numbered from FIRST (default 0)
 Loopback only.
 """
 
@@ -53,14 +54,14 @@ def uas(ip, port, seconds):
         s.sendto(reply, peer)
 
 
-def uac(ip, port, tip, tport, calls):
+def uac(ip, port, tip, tport, calls, first=0):
     _loopback(ip)
     _loopback(tip)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((ip, port))
     s.settimeout(2)
     stamp = int(time.time())
-    for n in range(calls):
+    for n in range(first, first + calls):
         msg = _INVITE.format(ip=ip, port=port, tip=tip, tport=tport, n=n, stamp=stamp).encode()
         start = time.perf_counter()
         s.sendto(msg, (tip, tport))
@@ -81,4 +82,4 @@ if __name__ == "__main__":
     if a[1] == "uas":
         uas(a[2], int(a[3]), float(a[4]))
     else:
-        uac(a[2], int(a[3]), a[4], int(a[5]), int(a[6]))
+        uac(a[2], int(a[3]), a[4], int(a[5]), int(a[6]), int(a[7]) if len(a) > 7 else 0)

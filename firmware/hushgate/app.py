@@ -114,7 +114,8 @@ class App:
             except (OSError, ValueError) as e:
                 log("ata: cannot resolve %r: %s" % (ata, e))
         # The proxy never rate-limits the ATA: nor does the endpoint's door.
-        self.endpoint.always = (self.proxy.ata[0],) if self.proxy.ata else ()
+        if self.endpoint is not None:
+            self.endpoint.always = (self.proxy.ata[0],) if self.proxy.ata else ()
 
     def _resolve_provider(self):
         provider = self.config.get("provider")

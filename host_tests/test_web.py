@@ -126,6 +126,14 @@ class Ctx:
         config.release()  # as the app does: the validation code is needed only to save
 
 
+def file_config(ctx):
+    """The config the file holds, read as the app reads it: the validation code is
+    let go after (kept, it would crowd the heap of the next request under MicroPython)."""
+    cfg = ctx.store.load()[0]
+    config.release()
+    return cfg
+
+
 def record(ctx, number, name, kind="rang", action=0, code=0, reason="allowed"):
     return ctx.log.record(
         ctx.clock.t, number, name, "127.0.0.2", Verdict(action, code, reason, kind)
@@ -133,8 +141,9 @@ def record(ctx, number, name, kind="rang", action=0, code=0, reason="allowed"):
 
 
 class Response:
-    def __init__(self, raw):
-        head, _, self.body = raw.partition(b"\r\n\r\n")
+    def __init__(self, head, body):
+        head, _, rest = head.partition(b"\r\n\r\n")
+        self.body = rest + body if rest else body
         lines = head.decode().split("\r\n")
         self.status_code = int(lines[0].split()[1])
         self.headers = {}
@@ -180,7 +189,7 @@ class Client:
         writer = Writer(self.peer)
         run(self.server.serve(Reader(data), writer))
         assert writer.closed
-        res = Response(writer.out)
+        res = Response(writer.head, writer.body)
         for c in res.headers.get("Set-Cookie", ()):
             name, _, value = c.split(";")[0].partition("=")
             if "Max-Age=0" in c:
@@ -321,16 +330,27 @@ class Reader:
 
 
 class Writer:
+    """Keeps the head and the body apart: a page is then never copied whole again
+    (under MicroPython a 16 KB page and its copy may find no room side by side)."""
+
     def __init__(self, peer):
         self.peer = peer
-        self.out = b""
+        self.head = self.body = b""
         self.closed = False
+
+    @property
+    def out(self):
+        return self.head + self.body
 
     def get_extra_info(self, name):
         return self.peer
 
     async def awrite(self, data):
-        self.out += data if isinstance(data, bytes) else data.encode()
+        data = data if isinstance(data, bytes) else data.encode()
+        if self.body or b"\r\n\r\n" in self.head:
+            self.body += data
+        else:
+            self.head += data
 
     async def aclose(self):
         self.closed = True
@@ -340,5 +360,5 @@ def raw(app, data, peer=("192.168.1.20", 5000), stall=False):
     writer = Writer(peer)
     run(app.serve(Reader(data, stall), writer))
     assert writer.closed
-    head = writer.out.split(b"\r\n", 1)[0].decode()
-    return int(head.split()[1]), writer.out
+    out = writer.out
+    return int(out.split(b"\r\n", 1)[0].decode().split()[1]), out

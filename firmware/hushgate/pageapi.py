@@ -1,11 +1,11 @@
 # The JSON API under /api/ (docs/web.md): status, the call log, the config (read
 # and write, validated), quiet mode, block/allow a number, "I have looked".
-# hushgate.http has checked the session's CSRF header or HTTP Basic already.
+# hushgate.http has checked the session's CSRF header or HTTP Basic already. What a
+# request needs of pagemode (the state in words) and pagechange (saving) is imported
+# for it alone: a change then has room for the validation code.
 import json
 
 from hushgate import config as _config
-from hushgate.pagechange import apply, change_number
-from hushgate.pagemode import entries, is_quiet, mode_text, when
 
 QUIET_MODES = {"off": 0, "on": 1, "morning": 2}  # gate's QUIET_OFF/ON/UNTIL_MORNING
 
@@ -33,6 +33,8 @@ def handle(web, req):
         _config.release()
         if errors:
             return error("invalid config; nothing saved", 400, errors)
+        from hushgate.pagechange import apply
+
         problem = apply(ctx, new)
         return error(problem, 500) if problem else (200, None, ctx.config)
     if path == "/api/quiet":
@@ -44,6 +46,8 @@ def handle(web, req):
     num = data.get("number")
     if not isinstance(num, str) or data.get("list") not in ("block", "vip"):
         return error('send {"number": "...", "list": "block" or "vip"}', 400)
+    from hushgate.pagechange import change_number
+
     problem = change_number(ctx, num.strip(), data["list"] == "block")
     if problem:
         return error(problem, 400)
@@ -61,6 +65,8 @@ def error(text, status, errors=None):
 
 def calls_json(log):
     """{"calls": [...]}, one entry at a time."""
+    from hushgate.pagemode import entries
+
     yield '{"calls": ['
     sep = ""
     for e in entries(log):
@@ -70,6 +76,8 @@ def calls_json(log):
 
 
 def status_json(ctx):
+    from hushgate.pagemode import is_quiet, mode_text, when
+
     utc = ctx.clock.utc()
     st = ctx.gate.status(utc)
     reg = getattr(ctx.proxy, "last_register", None)

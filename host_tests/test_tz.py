@@ -267,3 +267,14 @@ def test_bad_strings_raise_value_error_naming_the_problem():
         assert repr(text) in message or text.strip() == "", (text, message)
     message = raises_value_error(None)
     assert message is not None and "string" in message
+
+
+def test_to_utc_code_is_loaded_only_while_it_runs():
+    import sys
+
+    import hushgate
+
+    paris = TZ("CET-1CEST,M3.5.0,M10.5.0/3")
+    assert paris.to_utc(2026, 7, 1, 12, 0) == days_from_civil(2026, 7, 1) * 86400 + 10 * 3600
+    assert "hushgate.tzwall" not in sys.modules
+    assert not hasattr(hushgate, "tzwall")

@@ -167,25 +167,7 @@ class TZ:
         change to daylight time moves forward by the gap; a time that occurs twice
         gives its first occurrence.
         """
-        if not 1 <= month <= 12:
-            raise ValueError("month %r is not within 1..12" % (month,))
-        days = days_from_civil(year, month, 1) + mday - 1
-        wall = hour * _HOUR + minute * 60 + second
-        # Each offset the zone has gives one reading of the wall time, as seconds
-        # from the start of `days` in UTC; a reading is right when the zone has
-        # that offset at that instant.
-        best = None
-        latest = None
-        for off in (self.std_offset, self.dst_offset):
-            rel = wall - off
-            d, s = divmod(rel, _DAY)
-            if self._offset_at(days + d, s) == off and (best is None or rel < best):
-                best = rel
-            if latest is None or rel > latest:
-                latest = rel
-        if best is None:
-            # In a gap: the reading with the offset from before the change lands
-            # after it (it is the later reading), so the time moves forward.
-            best = latest
-        d, s = divmod(best, _DAY)
-        return (days + d) * _DAY + s
+        # Only "quiet until morning" asks: the code is loaded for the call (tzwall.py).
+        from hushgate.tzwall import to_utc
+
+        return to_utc(self, year, month, mday, hour, minute, second)

@@ -261,3 +261,19 @@ def test_full_flash_is_reported_not_fatal():
     assert "could not write counters.json" in log.problem
     mem.fail = False
     assert log.save() and log.problem == ""
+
+
+def test_file_code_is_loaded_only_while_it_runs():
+    # Reading and writing the counters and resize live in hushgate.calllogfile:
+    # loaded for the call, never left resident.
+    import sys
+
+    import hushgate
+
+    log = CallLog(Store(MemoryStorage()))
+    log.record(1, "1", "", "192.0.2.1", RANG)
+    assert log.save()
+    log.resize(3)
+    assert len(log.entries()) == 1
+    assert "hushgate.calllogfile" not in sys.modules
+    assert not hasattr(hushgate, "calllogfile")

@@ -4,6 +4,10 @@
 # last looked ("unseen", the LED's "a call was blocked"). The last two survive a
 # reboot through the state folder, written at most every save_every_ms because
 # flash wears out.
+#
+# What runs at start, on a config change or when the counters are written (reading
+# and writing the counters file, resize) is in hushgate/calllogfile.py, loaded for
+# the call and dropped again: it costs heap only meanwhile.
 from struct import pack_into, unpack_from
 
 from hushgate.compat import const, ticks_diff
@@ -85,25 +89,10 @@ class CallLog:
         self.problem = ""  # what went wrong reading the counters file, for the web page
         self._dirty = False
         self._saved_at = None
-        if store is None:
-            return
-        # The counters file: totals and unseen survive a reboot.
-        data, problem = store.read_json(self.file)
-        if data is None and problem == self.file + " is missing":
-            problem = ""  # first boot
-        self.problem = problem
-        if not isinstance(data, dict):
-            return
-        for name in ("totals", "unseen"):
-            saved = data.get(name)
-            if not isinstance(saved, dict):
-                continue
-            counts = getattr(self, name)
-            for key in saved:
-                value = saved[key]
-                # JSON keys are text; a bounded number of kinds, whatever the file says.
-                if isinstance(value, int) and value >= 0 and (key in counts or len(counts) < 32):
-                    counts[key] = value
+        if store is not None:
+            from hushgate.calllogfile import load
+
+            load(self)
 
     # ---- entries -------------------------------------------------------------
 
@@ -232,18 +221,10 @@ class CallLog:
 
     def resize(self, size):
         """Change the bound, keeping the newest entries that fit."""
-        if size == self.size:
-            return
-        keep = self._newest()[:size]
-        ring = bytearray(size * _RECORD)
-        at = len(keep) * _RECORD
-        for item in keep:
-            at -= _RECORD
-            ring[at : at + _RECORD] = item
-        self._ring = ring
-        self.size = size
-        self._count = len(keep)
-        self._next = len(keep) % size
+        if size != self.size:
+            from hushgate.calllogfile import resize
+
+            resize(self, size)
 
     # ---- since the user last looked ---------------------------------------------
 
@@ -260,19 +241,12 @@ class CallLog:
     # ---- persistence --------------------------------------------------------------
 
     def save(self):
-        """Write the counters now (clean stop, or the user looked)."""
+        """Write the counters now (clean stop, or the user looked). True if written."""
         if self.store is None or not self._dirty:
             return False
-        data = {"version": 1, "totals": self.totals, "unseen": self.unseen}
-        try:
-            self.store.write_json(self.file, data)
-        except OSError as e:
-            # A full or failing flash must not stop the calls; the page shows it.
-            self.problem = "could not write %s: %s" % (self.file, e)
-            return False
-        self._dirty = False
-        self.problem = ""
-        return True
+        from hushgate.calllogfile import save
+
+        return save(self)
 
     def tick(self, now_ms):
         """Called periodically: writes the counters when changed and due. True if written."""

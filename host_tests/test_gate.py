@@ -333,3 +333,31 @@ def test_quiet_schedule_kept_per_minute_follows_config_and_clock():
     assert gate.status()["mode"] == "quiet-schedule"
     gate.clock.now = MON_NIGHT - 3600  # back to 22:30: the clock was set again
     assert gate.status()["mode"] == "ringing"
+
+
+def test_quiet_now_says_what_status_says():
+    gate = make_gate(None, MON_NIGHT)
+    assert gate.quiet_now(MON_NIGHT) == "quiet hours"
+    assert gate.status(MON_NIGHT)["mode"] == "quiet-schedule"
+    assert gate.quiet_now(MON_NOON) == "ringing"
+    gate.set_quiet(G.QUIET_ON, MON_NOON)
+    assert gate.quiet_now(MON_NOON) == "quiet (button)"
+    gate.set_quiet(G.QUIET_UNTIL_MORNING, MON_NOON)
+    assert gate.quiet_now(MON_NOON) == "quiet until morning"
+    assert gate.status(MON_NOON)["mode"] == "quiet-until-morning"
+
+
+def test_controls_are_loaded_only_while_they_run():
+    # Setting up, configure, set_quiet and status live in hushgate.gatecontrol (and
+    # TZ.to_utc in hushgate.tzwall): loaded for the call, never left resident.
+    import sys
+
+    import hushgate
+
+    gate = make_gate(None, MON_NOON)
+    gate.set_quiet(G.QUIET_UNTIL_MORNING, MON_NOON)
+    assert gate.status()["until"] == "07:00"
+    gate.configure(dict(gate.config))
+    for name in ("gatecontrol", "tzwall"):
+        assert "hushgate." + name not in sys.modules, name
+        assert not hasattr(hushgate, name), name

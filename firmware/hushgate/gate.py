@@ -6,14 +6,16 @@
 # caller, so tests drive time; nothing here touches the network.
 #
 # Written for a 110 KB heap: every function costs heap once loaded, so the steps
-# are written out inside decide() and status() rather than spread over small
-# helpers, and only the verdicts a flood meets are made in advance.
+# are written out inside decide() rather than spread over small helpers, and only
+# the verdicts a flood meets are made in advance. What runs on a button press, a
+# config change or a web request (setting up, configure, set_quiet, status, when
+# "quiet until morning" ends) is in hushgate/gatecontrol.py, loaded for the call
+# and dropped again: the methods here that reach it are two lines each.
 from binascii import unhexlify
 
 from hushgate import sip
 from hushgate.compat import const, ticks_diff
 from hushgate.config import in_networks
-from hushgate.limiter import Limiter
 
 FORWARD = const(0)
 ANSWER = const(1)
@@ -25,7 +27,6 @@ QUIET_UNTIL_MORNING = const(2)
 
 _WEEK = const(10080)  # minutes
 _DAY = const(1440)
-_MORNING = const(420)  # 07:00: the end of "quiet until morning" without a schedule
 
 # Requests that belong to a dialog or an INVITE transaction even without a To tag.
 _DIALOG_METHODS = (b"ACK", b"CANCEL", b"BYE", b"PRACK", b"UPDATE")
@@ -91,46 +92,15 @@ class Gate:
     dns_size = 8  # provider addresses taken from one DNS answer
 
     def __init__(self, config, calllog, clock):
-        self.calllog = calllog
-        self.clock = clock
-        self.limiter = Limiter(config["sources_tracked"])
-        # The pre-filter, before parsing: rate limit and bans (allocates nothing
-        # when it says no). The limiter's own method: one call less per datagram.
-        self.admit = self.limiter.admit
-        self.quiet_mode = QUIET_OFF
-        self._quiet_until = None  # utc at which QUIET_UNTIL_MORNING ends, once known
-        self._quiet_from = None  # utc it was switched on, if the clock was known
-        self._dns = []
-        self._learned = []
-        self._provider = {}
-        self._repeat = {}  # canonical number -> ticks of its last call
-        self.last_unknown_source = None  # for the web page: who knocked last
-        self._last_scan_logged = None  # the address of the last scanner call logged
-        self.configure(config)
+        from hushgate.gatecontrol import start
+
+        start(self, config, calllog, clock)
 
     def configure(self, config):
         """Take a new validated config (from config.validate or Store.load)."""
-        # The work is configfile.configure_gate: it runs only when a config is
-        # loaded or saved, so it lives with the validation code, loaded for the
-        # moment (and released again unless it was loaded already).
-        import sys
+        from hushgate.gatecontrol import configure
 
-        loaded = "hushgate.configfile" in sys.modules
-        from hushgate.configfile import configure_gate
-
-        try:
-            configure_gate(self, config)
-        finally:
-            if not loaded:
-                from hushgate.config import release
-
-                release()
-        self.set_provider_addresses()
-        self._minute_start = None  # zone or schedule changed: the minute's answer too
-        # The schedule may have moved "morning": count again from the press.
-        self._quiet_until = None
-        if self.quiet_mode == QUIET_UNTIL_MORNING and self._quiet_from is not None:
-            self._quiet_until = self._morning(self._quiet_from)
+        configure(self, config)
 
     # ---- provider addresses ---------------------------------------------------------
 
@@ -236,13 +206,7 @@ class Gate:
                             oldest, age = key, a
                     del table[oldest]
                 table[canon] = now_ms
-            quiet = self._quiet(utc)
-            if quiet == "quiet-schedule":
-                quiet = "quiet hours"
-            elif quiet == "quiet-button":
-                quiet = "quiet (button)"
-            elif quiet == "quiet-until-morning":
-                quiet = "quiet until morning"
+            quiet = self.quiet_now(utc)
             if quiet != "ringing":
                 if repeat:
                     verdict = Verdict(FORWARD, 0, "repeat call during " + quiet, "rang")
@@ -317,69 +281,34 @@ class Gate:
                         best = end
         return None if best is None else best + base
 
-    def _window_end(self, w):
-        # Where quiet that covers w ends, following windows that touch; None if
-        # w is not quiet or quiet never ends (all week).
-        end = self._covering(w)
-        limit = w + _WEEK
-        while end is not None and end < limit:
-            more = self._covering(end)
-            if more is None:
-                return end
-            end = more
-        return None
-
-    def _morning(self, utc):
-        # The end of the quiet window covering utc, else of the next one, or the
-        # next 07:00 without a schedule (or when quiet never ends).
-        lt = self.tz.localtime(utc)
-        minute = lt[3] * 60 + lt[4]
-        w = lt[6] * _DAY + minute
-        target = None
-        if self._intervals:
-            start = w
-            if self._covering(w) is None:
-                ahead = _WEEK
-                for s, _e in self._intervals:
-                    if (s - w) % _WEEK < ahead:
-                        ahead = (s - w) % _WEEK
-                start = w + ahead
-            target = self._window_end(start)
-        if target is None:
-            target = w - minute + _MORNING
-            if minute >= _MORNING:
-                target += _DAY
-        # The week minute back to utc, counted from the local day of utc.
-        return self.tz.to_utc(lt[0], lt[1], lt[2], 0, minute + target - w)
-
     def set_quiet(self, mode, utc=None):
         """The button's (or web page's) quiet mode: QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING."""
-        if mode not in (QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING):
-            raise ValueError("quiet mode %r" % (mode,))
-        if utc is None:
-            utc = self.clock.utc()
-        self.quiet_mode = mode
-        self._quiet_from = utc
-        self._quiet_until = None
-        if mode == QUIET_UNTIL_MORNING and utc is not None:
-            self._quiet_until = self._morning(utc)
+        from hushgate.gatecontrol import set_quiet
 
-    def _quiet(self, utc):
-        # What rings now: "quiet-button", "quiet-until-morning", "quiet-schedule" or
-        # "ringing" (status()'s mode names). Ends "until morning" once its time came.
+        set_quiet(self, mode, utc)
+
+    def quiet_now(self, utc):
+        """Why calls are kept quiet at utc, in the call log's words: "quiet (button)",
+        "quiet until morning" or "quiet hours"; "ringing" when they ring.
+
+        What status()["mode"] says without building the rest of status() (for the
+        LED). Ends "until morning" once its time came.
+        """
         mode = self.quiet_mode
         if mode == QUIET_UNTIL_MORNING and utc is not None:
             if self._quiet_until is None:
                 # Switched on before the clock was set: morning counts from now.
+                from hushgate.gatecontrol import morning
+
                 self._quiet_from = utc
-                self._quiet_until = self._morning(utc)
+                self._quiet_until = morning(self, utc)
             if utc >= self._quiet_until:
                 self.quiet_mode = mode = QUIET_OFF
                 self._quiet_until = None
         if mode == QUIET_ON:
-            return "quiet-button"
+            return "quiet (button)"
         if mode == QUIET_UNTIL_MORNING:
-            return "quiet-until-morning"
+            return "quiet until morning"
         if utc is not None and self._intervals:
             # Worked out once per local minute: the calls within it reuse the answer.
             start = self._minute_start
@@ -388,37 +317,11 @@ class Gate:
                 self._minute_start = utc - lt[5]
                 self._minute_quiet = self._covering(lt[6] * _DAY + lt[3] * 60 + lt[4])
             if self._minute_quiet is not None:
-                return "quiet-schedule"
+                return "quiet hours"
         return "ringing"
 
     def status(self, utc=None):
-        """For the web page and the LED."""
-        if utc is None:
-            utc = self.clock.utc()
-        name = self._quiet(utc)
-        until = None
-        if name == "quiet-until-morning" and self._quiet_until is not None:
-            lt = self.tz.localtime(self._quiet_until)
-            until = "%02d:%02d" % (lt[3], lt[4])
-        elif name == "quiet-schedule":
-            lt = self.tz.localtime(utc)
-            end = self._window_end(lt[6] * _DAY + lt[3] * 60 + lt[4])
-            if end is not None:
-                end %= _DAY
-                until = "%02d:%02d" % (end // 60, end % 60)
-        log = self.calllog
-        return {
-            "mode": name,
-            "quiet": name != "ringing",
-            "until": until,
-            "quiet_mode": self.quiet_mode,
-            "clock_known": utc is not None,
-            "schedule_applies": utc is not None or not self._intervals,
-            "counters": dict(log.counters),
-            "unseen": log.unseen_silenced(),
-            "refused": self.limiter.refused,
-            "bans": self.limiter.bans,
-            "provider_addresses": list(self._provider),
-            "last_unknown_source": self.last_unknown_source,
-            "problem": self.problem,
-        }
+        """For the web page and the LED: a dict (see hushgate/gatecontrol.py)."""
+        from hushgate.gatecontrol import status
+
+        return status(self, utc)

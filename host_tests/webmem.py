@@ -153,8 +153,8 @@ def main():
     )
     import sys
 
-    names = "http pages pagemode pagestatus pagechange pagesettings pagesave pagelogin pagepw"
-    for name in (names + " pageapi pagecss configfile").split():
+    names = "http pagesend pages pagemode pagestatus pagechange pagefields pagesettings pagesave"
+    for name in (names + " pagebackup pagelogin pagepw pageapi pagecss configfile").split():
         start = used()
         __import__("hushgate." + name)
         print("web: import hushgate.%-13s %6d B" % (name, used() - start))

@@ -100,12 +100,13 @@ class App:
         self.config = cfg
         self.gate.configure(cfg)
         self.tz = self.log.tz = self.gate.tz
-        self._set_ata()
-        self._resolve_provider()
+        self._resolve()
 
     # -- addresses ---------------------------------------------------------------
 
-    def _set_ata(self):
+    def _resolve(self):
+        """The ATA's and the provider's addresses from the config (DNS names looked
+        up again); True when the provider's is known."""
         ata = self.config.get("ata")
         self.proxy.ata = None
         if ata:
@@ -116,8 +117,6 @@ class App:
         # The proxy never rate-limits the ATA: nor does the endpoint's door.
         if self.endpoint is not None:
             self.endpoint.always = (self.proxy.ata[0],) if self.proxy.ata else ()
-
-    def _resolve_provider(self):
         provider = self.config.get("provider")
         if not provider:
             self.proxy.provider = None
@@ -198,7 +197,7 @@ class App:
         self.endpoint = udp.Endpoint(self.opts["listen"])
         self.endpoint.door = self.gate.limiter  # strangers refused before their address is built
         self.proxy.me = self.opts["listen"]
-        self._set_ata()
+        resolved = self._resolve()
         listen = self.opts["listen"]
         log(
             "hushgate on %s: SIP %s:%d (the ATA's outbound proxy), ATA %s, provider %s"
@@ -220,17 +219,16 @@ class App:
         for name, factory in board.tasks():
             self.start(name, factory)
         wdt = board.watchdog(_WATCHDOG_MS)
-        # The provider's DNS name and the counters' file are looked after on this
-        # one-second tick rather than by tasks of their own: a task and its
-        # coroutine stay on the heap for good.
-        resolve_in = 0  # seconds until the provider's name is resolved again
+        # The DNS names and the counters' file are looked after on this one-second
+        # tick rather than by tasks of their own: a task and its coroutine stay on
+        # the heap for good. resolve_in: seconds until the names are looked up again.
+        resolve_in = _RESOLVE_EVERY_S if resolved else _RESOLVE_RETRY_S
         counters_in = _COUNTERS_CHECK_S
         while True:
             try:
                 resolve_in -= 1
                 if resolve_in <= 0:
-                    ok = self._resolve_provider()
-                    resolve_in = _RESOLVE_EVERY_S if ok else _RESOLVE_RETRY_S
+                    resolve_in = _RESOLVE_EVERY_S if self._resolve() else _RESOLVE_RETRY_S
                 counters_in -= 1
                 if counters_in <= 0:
                     counters_in = _COUNTERS_CHECK_S

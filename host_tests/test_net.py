@@ -333,3 +333,27 @@ def check_board_settings(config):
     assert errors[3].endswith("... is not a text of up to 64 characters")
     assert errors[4] == "wifi_ssid: 5 is not a text of up to 32 characters"
     assert errors[5] == "wifi_country: 'DEU' is not a two-letter country code (or empty)"
+
+
+def test_setup_code_is_loaded_only_while_it_runs():
+    # Settings and their check, static addresses, bring-up and the reset note live in
+    # hushgate.netsetup: loaded for the call, never left resident.
+    import sys
+
+    import hushgate
+    from hushgate import config
+
+    saved = registry()
+    try:
+        b = board(FakeNic(up_after=0), state_dir=_fresh_dir())
+        b.options()
+        assert asyncio.run(b.network_up({"net_address": "dhcp"})) is not None
+        assert net.static_address({"net_address": "10.0.0.2/8", "net_gateway": "10.0.0.1"})
+        errors = []
+        assert config.EXTRA_CHECKS["wifi_country"]("wifi_country", "FRA", errors) == "FRA"
+        assert errors and errors[0].startswith("wifi_country:")
+        assert b.last_reset()["reason"] is None
+        assert "hushgate.netsetup" not in sys.modules
+        assert not hasattr(hushgate, "netsetup")
+    finally:
+        restore(saved)

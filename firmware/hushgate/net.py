@@ -6,15 +6,15 @@
 #
 # Written for the heap (docs/boards.md, "Heap"): each function or class costs about
 # 100-250 bytes once loaded, so one Board class holds the pins, the network, the
-# clock and the resets, with few methods.
-import os
+# clock and the resets, with few methods. What runs at bring-up, on a config check
+# or at a reset (the board's settings and their check, static addresses, bringing
+# the interface up, the reset note) is in hushgate/netsetup.py, loaded for the call
+# and dropped again: the methods here that reach it are two lines each.
 import time
 
 from hushgate import config as _config
-from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
+from hushgate.compat import const, sleep_ms
 
-_SIP_PORT = const(5060)
-_WEB_PORT = const(80)
 _LINK_CHECK_MS = const(10000)  # how often keep_link looks at the interface
 _RESYNC_S = const(4 * 3600)  # NTP again after a success...
 _RETRY_FIRST_S = const(10)  # ...or after a failure, doubling up to _RETRY_MAX_S
@@ -30,55 +30,17 @@ def static_address(config):
     Keys: net_address ("dhcp" or "192.168.1.50/24"), net_gateway, net_dns.
     Raises ValueError with the key and value when they do not make sense.
     """
-    value = config.get("net_address") or "dhcp"
-    if value == "dhcp":
-        return None
-    # config.network() reads "a.b.c.d/nn" as (network, mask); a mask of /0 is none.
-    parsed = _config.network(value) if "/" in value else None
-    gateway = config.get("net_gateway") or ""
-    dns = config.get("net_dns") or gateway
-    if parsed is None or not parsed[1]:
-        key, what = "net_address", '"dhcp" or an address like 192.168.1.50/24'
-    elif _config.ipv4(gateway) is None:
-        key, value, what = "net_gateway", gateway, "an address (needed with a static net_address)"
-    elif _config.ipv4(dns) is None:
-        key, value, what = "net_dns", dns, "an address"
-    else:
-        mask = parsed[1]
-        netmask = "%d.%d.%d.%d" % (mask >> 24, (mask >> 16) & 255, (mask >> 8) & 255, mask & 255)
-        return (value.partition("/")[0], netmask, gateway, dns)
-    raise ValueError('%s: "%s" is not %s' % (key, value, what))
+    from hushgate.netsetup import static_address
+
+    return static_address(config)
 
 
 def _check_setting(key, value, errors):
-    # config.json's check of the board's own settings (Board.options() registers it
-    # for each of them): appends a message naming key and value, keeps the value.
-    # Empty means the default (what network_up and ntp use for it anyway): the
-    # settings form sends every field, and one left empty must not stop a save.
-    if value == "":
-        return _config.DEFAULTS.get(key, "")
-    if key == "net_address":
-        try:
-            static_address({key: str(value), "net_gateway": "0.0.0.0"})
-        except ValueError as e:
-            errors.append(str(e))
-        return value
-    if key == "net_gateway" or key == "net_dns":
-        what = "an IPv4 address (or empty)"
-        ok = isinstance(value, str) and _config.ipv4(value) is not None
-    elif key == "wifi_country":
-        what = "a two-letter country code (or empty)"
-        ok = isinstance(value, str) and len(value) == 2 and value.isalpha()
-    else:  # hostname, ntp_server, wifi_ssid, wifi_password: texts
-        longest = 32 if key == "hostname" or key == "wifi_ssid" else 64
-        what = "a text of up to %d characters" % longest
-        ok = isinstance(value, str) and len(value) <= longest
-    if not ok:
-        shown = repr(value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        errors.append("%s: %s is not %s" % (key, shown, what))
-    return value
+    # config.json's check of the board's own settings (Board.options() registers
+    # it): runs when a config is loaded or saved.
+    from hushgate.netsetup import check_setting
+
+    return check_setting(key, value, errors)
 
 
 def resolve(host, port=5060, getaddrinfo=None):
@@ -198,27 +160,9 @@ class Board:
 
     def options(self):
         if self._opts is None:
-            # The board's own settings join config.json's (docs/boards.md): the app
-            # calls options() before it reads the file.
-            for setting in (
-                "net_address=dhcp net_gateway net_dns hostname=hushgate"
-                " ntp_server=pool.ntp.org wifi_ssid wifi_password wifi_country"
-            ).split():  # key=default; no default: ""
-                key, _eq, default = setting.partition("=")
-                _config.register(key, default, _check_setting)
-            try:
-                os.mkdir(self.state_dir)
-            except OSError:
-                pass  # already there
-            # The address becomes the interface's once it is up (network_up).
-            self._opts = {
-                "listen": ("0.0.0.0", _SIP_PORT),
-                "ata": None,
-                "provider": None,
-                "web": ("0.0.0.0", _WEB_PORT),
-                "state": self.state_dir,
-                "clock": True,
-            }
+            from hushgate.netsetup import options
+
+            options(self)
         return self._opts
 
     async def network_up(self, config, log=None):
@@ -227,44 +171,9 @@ class Board:
         Never raises for a wrong PHY, a cable that is out or a router that is slow:
         keep_link tries again.
         """
-        log = log or self.log
-        self._config = config
-        ip = None
-        try:
-            if self._nic is None:
-                self._nic = self._nic_factory()
-            nic = self._nic
-            try:
-                import network
+        from hushgate.netsetup import network_up
 
-                network.hostname(config.get("hostname") or "hushgate")
-            except Exception:  # older ports have no network.hostname()
-                pass
-            nic.active(True)
-            address = static_address(config)
-            if address is not None:
-                nic.ifconfig(address)
-            if hasattr(nic, "connect"):  # Wi-Fi
-                if not config.get("wifi_ssid"):
-                    raise ValueError("wifi_ssid is not set in config.json")
-                if not nic.isconnected():
-                    nic.connect(config["wifi_ssid"], config.get("wifi_password") or "")
-        except (OSError, ValueError) as e:
-            log("net: bring-up failed: %r" % e)
-        else:
-            start = ticks_ms()
-            while not ip and ticks_diff(ticks_ms(), start) < self.up_timeout_ms:
-                ip = self.online()
-                if not ip:
-                    await sleep_ms(250)
-            if ip:
-                log("net: up at %s" % ip)
-                self.options()["listen"] = (ip, _SIP_PORT)
-            else:
-                log("net: no address after %d s" % (self.up_timeout_ms // 1000))
-        if self._bound_ip is False:
-            self._bound_ip = ip  # the app binds its sockets to what this first call gave
-        return ip
+        return await network_up(self, config, log)
 
     def online(self):
         """The interface's address while it is connected, else None."""
@@ -338,41 +247,13 @@ class Board:
 
     def restart(self, reason):
         """Note why (atomically: temporary file, rename), then reset the board."""
-        self.log("net: restarting: " + reason)
-        path = self.state_dir + "/reset.txt"
-        try:
-            with open(path + ".tmp", "w") as f:
-                f.write(reason[:200])
-            os.rename(path + ".tmp", path)
-        except OSError:
-            pass  # reset anyway: the reason is lost, the board is not
-        import machine
+        from hushgate.netsetup import restart
 
-        machine.reset()
+        restart(self, reason)
 
     def last_reset(self):
         """Why the board last reset: {"cause": "watchdog" / "power on" / ..., "reason":
         the text noted by restart() or None}. The note is removed: call it once, at boot."""
-        path = self.state_dir + "/reset.txt"
-        reason = None
-        try:
-            with open(path) as f:
-                reason = f.read(200) or None
-            os.remove(path)
-        except OSError:
-            pass
-        cause = "unknown"
-        try:
-            import machine
+        from hushgate.netsetup import last_reset
 
-            number = machine.reset_cause()
-            cause = "cause %d" % number
-            for name_words in (
-                "PWRON power on,HARD hard reset,WDT watchdog,DEEPSLEEP deep sleep,SOFT soft reset"
-            ).split(","):
-                name, _space, words = name_words.partition(" ")
-                if getattr(machine, name + "_RESET", None) == number:
-                    cause = words
-        except (ImportError, AttributeError):
-            pass
-        return {"cause": cause, "reason": reason}
+        return last_reset(self)

@@ -348,8 +348,9 @@ def test_quiet_now_says_what_status_says():
 
 
 def test_controls_are_loaded_only_while_they_run():
-    # Setting up, configure, set_quiet and status live in hushgate.gatecontrol (and
-    # TZ.to_utc in hushgate.tzwall): loaded for the call, never left resident.
+    # Setting up, configure, set_quiet, status and new provider addresses live in
+    # hushgate.gatecontrol (TZ.to_utc in hushgate.tzwall): loaded for the call, never
+    # left resident.
     import sys
 
     import hushgate
@@ -358,6 +359,9 @@ def test_controls_are_loaded_only_while_they_run():
     gate.set_quiet(G.QUIET_UNTIL_MORNING, MON_NOON)
     assert gate.status()["until"] == "07:00"
     gate.configure(dict(gate.config))
+    gate.provider_seen("192.0.2.99")
+    gate.set_provider_addresses([PROVIDER])
+    assert gate.status()["provider_addresses"] == [PROVIDER, "192.0.2.99"]
     for name in ("gatecontrol", "tzwall"):
         assert "hushgate." + name not in sys.modules, name
         assert not hasattr(hushgate, name), name

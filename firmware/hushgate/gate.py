@@ -109,25 +109,17 @@ class Gate:
 
         Without ips: the same DNS answer, after the learned addresses changed.
         """
-        if ips is not None:
-            self._dns = list(ips)[: self.dns_size]
-        provider = {}
-        for ip in self._dns + self._learned:
-            provider[ip] = True
-        self._provider = provider
-        self.limiter.exempt(provider)
+        from hushgate.gatecontrol import set_provider_addresses
+
+        set_provider_addresses(self, ips)
 
     def provider_seen(self, ip):
         """A REGISTER answer came from ip: it is the provider's, even if DNS says no more."""
         learned = self._learned
-        if learned and learned[-1] == ip:
-            return
-        if ip in learned:
-            learned.remove(ip)
-        learned.append(ip)
-        if len(learned) > self.learned_size:
-            learned.pop(0)
-        self.set_provider_addresses()
+        if not learned or learned[-1] != ip:  # the same address again: nothing to learn
+            from hushgate.gatecontrol import provider_seen
+
+            provider_seen(self, ip)
 
     # ---- decisions ----------------------------------------------------------------------
 

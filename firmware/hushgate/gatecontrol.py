@@ -68,12 +68,37 @@ def configure(gate, config):
             from hushgate.config import release
 
             release()
-    gate.set_provider_addresses()
+    set_provider_addresses(gate, None)
     gate._minute_start = None  # zone or schedule changed: the minute's answer too
     # The schedule may have moved "morning": count again from the press.
     gate._quiet_until = None
     if gate.quiet_mode == _UNTIL_MORNING and gate._quiet_from is not None:
         gate._quiet_until = morning(gate, gate._quiet_from)
+
+
+def set_provider_addresses(gate, ips):
+    """Gate.set_provider_addresses()'s work: the addresses of the latest DNS answer
+    (None: the same answer, after the learned addresses changed), and the learned."""
+    _forget()
+    if ips is not None:
+        gate._dns = list(ips)[: gate.dns_size]
+    provider = {}
+    for ip in gate._dns + gate._learned:
+        provider[ip] = True
+    gate._provider = provider
+    gate.limiter.exempt(provider)
+
+
+def provider_seen(gate, ip):
+    """Gate.provider_seen()'s work for an address that was not the last learned."""
+    _forget()
+    learned = gate._learned
+    if ip in learned:
+        learned.remove(ip)
+    learned.append(ip)
+    if len(learned) > gate.learned_size:
+        learned.pop(0)
+    set_provider_addresses(gate, None)
 
 
 def _window_end(gate, w):

@@ -22,14 +22,15 @@ _FORWARD = const(0)
 _ANSWER = const(1)
 
 # A Message's offset array (sip.py: _URI_S, _URI_E, _BODY_E; whether the To has a
-# tag, _NA_TO + _V_TAG; header i at _BASE + _H_SIZE * i, value start and end at
-# +3 and +4).
+# tag, _NA_TO + _V_TAG; header i at _BASE + _H_SIZE * i, its line start at +1,
+# value start and end at +2 and +3).
 _URI_S = const(0)
 _URI_E = const(1)
 _BODY_E = const(5)
 _TO_TAG = const(61)
-_BASE = const(70)
-_H_SIZE = const(5)
+_TOP = const(70)  # the top Via's fields (sip._VIA_AT), slots _V_* from there
+_BASE = const(84)
+_H_SIZE = const(4)
 
 # Character classes of sip._CLASS, and the slots sip._via_end fills (same values).
 _LWS = const(8)
@@ -44,6 +45,7 @@ _V_RECV_E = const(6)
 _V_RPORT = const(7)  # index after the name `rport`, 0 when absent
 _V_RPORT_S = const(8)
 _V_RPORT_E = const(9)
+_V_END = const(13)
 
 
 def _crc(msg, name, crc):
@@ -56,8 +58,8 @@ def _crc(msg, name, crc):
         e = h[_URI_E]
     else:
         k = _BASE + _H_SIZE * msg._index(name, 0)
-        s = h[k + 3]
-        e = h[k + 4]
+        s = h[k + 2]
+        e = h[k + 3]
         if name == b"cseq":
             e = _skip(b, s, e, _DIGIT)
     return crc32(memoryview(b)[s:e], crc)
@@ -136,9 +138,7 @@ class Proxy:
                 if self.provider is None:
                     stats["dropped_no_route"] += 1
                     return ()
-                k = _BASE + _H_SIZE * msg._index(b"v", 0)
-                _via_end(msg._b, msg._h[k + 3], msg._h[k + 4], self._via)
-                if self._is_ours(msg._b, self._via):
+                if self._is_ours(msg._b, msg._h, _TOP):
                     stats["dropped_loop"] += 1
                     return ()
                 return self._forward(msg, source, now_ms, False)
@@ -231,14 +231,13 @@ class Proxy:
         stats = self.stats
         b = msg._b
         h = msg._h
-        via = self._via
         from_ata = self.ata is not None and source[0] == self.ata[0]
         i = msg._index(b"v", 0)
         k = _BASE + _H_SIZE * i
-        vs = h[k + 3]
-        ve = h[k + 4]
-        first_end = _via_end(b, vs, ve, via)
-        if not self._is_ours(b, via):
+        vs = h[k + 2]
+        ve = h[k + 3]
+        first_end = h[_TOP + _V_END]  # parse read the top Via
+        if not self._is_ours(b, h, _TOP):
             stats["dropped_not_ours"] += 1
             return ()
         # The next Via: the rest of this header line, or the next Via header.
@@ -254,11 +253,14 @@ class Proxy:
             cut_s = h[k + 1]
             cut_e = b.find(b"\r\n", ve) + 2
             k = _BASE + _H_SIZE * j
-            vs = h[k + 3]
-            ve = h[k + 4]
-        _via_end(b, vs, ve, via)
+            vs = h[k + 2]
+            ve = h[k + 3]
         dest = self.ata
         if from_ata:
+            via = self._via
+            for n in range(13):  # sip._V_SIZE
+                via[n] = 0
+            _via_end(b, vs, ve, via, 0)
             # Where a response goes by this Via: received / rport first, then
             # sent-by; a name (not an IPv4 literal) there: the provider.
             if via[_V_RECV_E] > via[_V_RECV_S]:
@@ -302,17 +304,18 @@ class Proxy:
         stats["forwarded"] += 1
         return [(b[:cut_s] + b[cut_e : h[_BODY_E]], dest)]
 
-    def _is_ours(self, b, via):
-        # Our Via: sent-by is `me` and the branch carries our prefix.
-        hs = via[_V_HOST_S]
+    def _is_ours(self, b, via, at):
+        # Our Via (its fields in `via` from `at`): sent-by is `me` and the branch
+        # carries our prefix.
+        hs = via[at + _V_HOST_S]
         me = self._me_host[1]
-        if via[_V_HOST_E] - hs != len(me) or not b.startswith(me, hs):
+        if via[at + _V_HOST_E] - hs != len(me) or not b.startswith(me, hs):
             return False
-        if (via[_V_PORT] or 5060) != self.me[1]:
+        if (via[at + _V_PORT] or 5060) != self.me[1]:
             return False
         prefix = self.branch_prefix
-        bs = via[_V_BRANCH_S]
-        return via[_V_BRANCH_E] - bs > len(prefix) and b.startswith(prefix, bs)
+        bs = via[at + _V_BRANCH_S]
+        return via[at + _V_BRANCH_E] - bs > len(prefix) and b.startswith(prefix, bs)
 
     def _branch_hash(self, msg):
         # Hash of what identifies the request's transaction (section 16.11): the
@@ -323,8 +326,8 @@ class Proxy:
         if self._hashed is not msg:
             b = msg._b
             k = _BASE + _H_SIZE * msg._index(b"v", 0)
-            s = msg._h[k + 3]
-            e = _list_item_end(b, s, msg._h[k + 4])
+            s = msg._h[k + 2]
+            e = _list_item_end(b, s, msg._h[k + 3])
             while e > s and _CLASS[b[e - 1]] & _LWS:
                 e -= 1
             crc = _crc(msg, b"cseq", _crc(msg, b"i", crc32(memoryview(b)[s:e])))
@@ -350,7 +353,7 @@ class Proxy:
         mf = -1
         mf_k = _BASE + _H_SIZE * msg._index(b"max-forwards", 0)  # < _BASE: none
         if mf_k >= _BASE:
-            mf = sip._digits(b, h[mf_k + 3], h[mf_k + 4], 10)
+            mf = sip._digits(b, h[mf_k + 2], h[mf_k + 3], 10)
         method = msg.method
         if mf == 0:
             self.stats["too_many_hops"] += 1
@@ -393,18 +396,16 @@ class Proxy:
         if not from_ata:
             # Section 18.2.1 / RFC 3581: note where the request really came from, in
             # the sender's Via, so the answers find their way back through NAT.
-            via = self._via
-            k = _BASE + _H_SIZE * msg._index(b"v", 0)
-            end = _via_end(b, h[k + 3], h[k + 4], via)
+            end = h[_TOP + _V_END]  # parse read the top Via
             while _CLASS[b[end - 1]] & _LWS:
                 end -= 1
             ip = source[0].encode()
-            hs = via[_V_HOST_S]
-            if via[_V_HOST_E] - hs != len(ip) or not b.startswith(ip, hs):
-                if via[_V_RECV_E] == via[_V_RECV_S]:
+            hs = h[_TOP + _V_HOST_S]
+            if h[_TOP + _V_HOST_E] - hs != len(ip) or not b.startswith(ip, hs):
+                if h[_TOP + _V_RECV_E] == h[_TOP + _V_RECV_S]:
                     edits.append((end * 16 + 3, end, end, b";received=" + ip))
-            rp = via[_V_RPORT]
-            if rp and via[_V_RPORT_E] == via[_V_RPORT_S]:
+            rp = h[_TOP + _V_RPORT]
+            if rp and h[_TOP + _V_RPORT_E] == h[_TOP + _V_RPORT_S]:
                 edits.append((rp * 16 + 2, rp, rp, b"=%d" % source[1]))
         else:
             # A Route toward hushgate itself (the ATA's outbound proxy setting, ;lr)
@@ -412,8 +413,8 @@ class Proxy:
             i = msg._index(b"route", 0)
             if i >= 0:
                 k = _BASE + _H_SIZE * i
-                vs = h[k + 3]
-                ve = h[k + 4]
+                vs = h[k + 2]
+                ve = h[k + 3]
                 first = _list_item_end(b, vs, ve)
                 try:
                     addr = sip.NameAddr(b, vs, first)
@@ -426,8 +427,8 @@ class Proxy:
                     ls = h[k + 1]
                     edits.append((ls * 16 + 1, ls, b.find(b"\r\n", ve) + 2, b""))
         if mf > 0:
-            vs = h[mf_k + 3]
-            edits.append((vs * 16 + 4, vs, h[mf_k + 4], b"%d" % (mf - 1)))
+            vs = h[mf_k + 2]
+            edits.append((vs * 16 + 4, vs, h[mf_k + 3], b"%d" % (mf - 1)))
         edits.sort()
         # b[:body end] with each edit applied, into one output buffer.
         end = h[_BODY_E]

@@ -17,10 +17,10 @@ from hushgate.compat import const
 MAX_SIZE = const(4096)
 _MAX_CSEQ = const(2147483647)
 
-# Slots at the start of a Message's offset array; header entries follow, five
+# Slots at the start of a Message's offset array; header entries follow, four
 # slots each (_H_*): id (tracked header) or name fingerprint (_key), line start,
-# name end, value start, value end (after the colon and LWS, trailing LWS
-# excluded; a folded value spans its continuation lines).
+# value start, value end (after the colon and LWS, trailing LWS excluded; a
+# folded value spans its continuation lines).
 _URI_S = const(0)
 _URI_E = const(1)
 _REASON_S = const(2)
@@ -33,12 +33,12 @@ _FIRST = const(7)  # _FIRST + id: 1 + index of the first header with that id (0:
 _LAST = const(19)  # _LAST + id: 1 + index of the last one
 _NA_FROM = const(32)  # From's NameAddr offsets (_NA_SIZE slots), filled while parsing
 _NA_TO = const(51)  # To's
-_BASE = const(70)
+_VIA_AT = const(70)  # the top Via's fields (_V_* slots, and _V_END), filled while parsing
+_BASE = const(84)
 _H_LINE = const(1)
-_H_NAME_E = const(2)
-_H_VS = const(3)
-_H_VE = const(4)
-_H_SIZE = const(5)
+_H_VS = const(2)
+_H_VE = const(3)
+_H_SIZE = const(4)
 
 _SP = const(32)
 _HT = const(9)
@@ -223,6 +223,7 @@ _V_RPORT_E = const(9)
 _V_TAG = const(10)  # index after the name `tag` (NameAddr.tag), 0 when absent
 _V_TAG_S = const(11)
 _V_TAG_E = const(12)
+_V_END = const(13)  # (Message only) where the top Via value ends: end or its comma
 _V_SIZE = const(13)
 
 
@@ -281,18 +282,14 @@ def _params_end(buf, i, end, stop, into, at):
     return i
 
 
-def _via_end(buf, i, end, via):
+def _via_end(buf, i, end, via, at):
     # One Via value from i: sent-protocol LWS sent-by params; index of the comma or
-    # end. `via`: None, or an array of _V_SIZE slots that receives its fields.
-    if via is not None:
-        for n in range(_V_SIZE):
-            via[n] = 0
+    # end. `via`: None, or an array whose _V_SIZE slots from `at` are zero and
+    # receive its fields.
     i = _skip(buf, i, end, _LWS)
-    if buf.startswith(b"SIP/2.0/", i):  # the usual spelling: only the transport to read
-        j = _skip(buf, i + 8, end, _TOKEN)
-        if j == i + 8:
-            raise SipError("bad Via")
-        i = _skip(buf, j, end, _LWS)
+    if buf.startswith(b"SIP/2.0/", i) and _CLASS[buf[i + 8]] & _TOKEN and i + 8 < end:
+        # the usual spelling: only the transport to read
+        i = _skip(buf, _skip(buf, i + 8, end, _TOKEN), end, _LWS)
     else:
         for n in range(3):
             j = _skip(buf, i, end, _TOKEN)
@@ -313,8 +310,8 @@ def _via_end(buf, i, end, via):
         if j == i:
             raise SipError("bad Via")
     if via is not None:
-        via[_V_HOST_S] = i
-        via[_V_HOST_E] = j
+        via[at + _V_HOST_S] = i
+        via[at + _V_HOST_E] = j
     i = _skip(buf, j, end, _LWS)
     if i < end and buf[i] == _COLON:
         i = _skip(buf, i + 1, end, _LWS)
@@ -323,9 +320,9 @@ def _via_end(buf, i, end, via):
             raise SipError("bad Via")
         if via is not None:
             port = _digits(buf, i, j, 5)
-            via[_V_PORT] = port if port < 65536 else 0
+            via[at + _V_PORT] = port if port < 65536 else 0
         i = j
-    return _params_end(buf, i, end, _COMMA, via, 0)
+    return _params_end(buf, i, end, _COMMA, via, at)
 
 
 def _naddr(buf, i, end, multi, out, at):
@@ -546,14 +543,10 @@ class Message:
             raise SipError("datagram too large")
         self._b = b
         self._na = None  # NameAddr objects made so far (name_addr)
-        he = b.find(b"\r\n\r\n")
-        if he <= 0:
-            raise SipError("no end of headers")
-        lines = b.count(b"\r\n", 0, he + 2)
-        if lines - 1 > self.max_headers:
-            raise SipError("too many header lines")
-        h = _ZEROS[: _BASE + _H_SIZE * lines]  # an array slice: a zeroed copy
-        self._h = h
+        # Offsets go to a scratch array sized for max_headers (so the header lines
+        # need not be counted first) and are copied out at the end.
+        h = _SCRATCH
+        h[:_BASE] = _ZEROS
         cls = _CLASS
         sl = b.find(b"\r\n")
         # Start line: a status line, or METHOD SP Request-URI SP SIP/2.0.
@@ -604,15 +597,18 @@ class Message:
         # continuation line extends the previous value. Only the tracked names
         # are confirmed here (they are checked below); any other line keeps its
         # name's fingerprint, and _index confirms the name when one is asked for.
-        count = 0
         k = _BASE - _H_SIZE
         i = sl + 2
-        stop = he + 2
-        while i < stop:
-            e = b.find(b"\r\n", i, stop)
+        top = _BASE + _H_SIZE * self.max_headers
+        while True:
+            e = b.find(b"\r\n", i)
+            if e <= i:
+                if e == i:  # the empty line: the end of the headers
+                    break
+                raise SipError("no end of headers")
             c = b[i]
-            if c == _SP or c == _HT:
-                if count == 0:
+            if c < 33:
+                if (c != _SP and c != _HT) or k < _BASE:
                     raise SipError("bad header")
                 vs = h[k + _H_VS]
                 if vs == h[k + _H_VE]:  # empty so far: the value starts on this line
@@ -623,43 +619,56 @@ class Message:
                 h[k + _H_VE] = ve
                 i = e + 2
                 continue
+            k += _H_SIZE
+            if k >= top:
+                raise SipError("too many header lines")
             colon = b.find(b":", i, e)
-            ne = colon
-            while ne > i and cls[b[ne - 1]] & _LWS:
-                ne -= 1
-            if ne <= i:  # no colon (-1), or no name before it
+            if colon <= i:  # no colon (-1), or no name before it
                 raise SipError("bad header")
+            ne = colon
+            d = b[ne - 1]
+            if cls[d] & _LWS:  # LWS before the colon
+                while ne > i and cls[b[ne - 1]] & _LWS:
+                    ne -= 1
+                if ne <= i:
+                    raise SipError("bad header")
+                d = b[ne - 1]
             key = ne - i
-            key = (key if key < 63 else 63) << 10 | (c & 31) << 5 | (b[ne - 1] & 31)
+            key = (key if key < 63 else 63) << 10 | (c & 31) << 5 | (d & 31)
             known = _BY_KEY[key % _KEY_MOD]
             if known and known <= _TRACKED:
-                t = 2 * known
+                t = _tracked_name(known)
                 if (
                     (c | 32) == _KIND[known] & 127
                     if ne - i == 1
-                    else b.startswith(_tracked_name(known), i)
-                    or _same_ci(b, i, ne, _SPEC, _NAME_SPAN[t], _NAME_SPAN[t + 1])
+                    else (ne - i == len(t) and b.startswith(t, i))
+                    or _same_ci(b, i, ne, _SPEC, _NAME_SPAN[2 * known], _NAME_SPAN[2 * known + 1])
                 ):
                     key = known
+                    t = (k - _BASE) // _H_SIZE + 1
                     if h[_FIRST + known] == 0:
-                        h[_FIRST + known] = count + 1
+                        h[_FIRST + known] = t
                     elif _VIA < known < _CONTACT:  # single-valued ones
                         raise SipError("duplicate header")
-                    h[_LAST + known] = count + 1
-            vs = colon + 1
-            while vs < e and cls[b[vs]] & _LWS:
-                vs += 1
-            ve = e
-            while ve > vs and cls[b[ve - 1]] & _LWS:
-                ve -= 1
-            k += _H_SIZE
+                    h[_LAST + known] = t
             h[k] = key
             h[k + _H_LINE] = i
-            h[k + _H_NAME_E] = ne
+            # The value, usually after one space: trimmed byte by byte otherwise.
+            vs = colon + 1
+            if b[vs] == _SP:
+                vs += 1
+            if cls[b[vs]] & _LWS or cls[b[e - 1]] & _LWS:
+                vs = _skip(b, vs, e, _LWS)
+                ve = e
+                while ve > vs and cls[b[ve - 1]] & _LWS:
+                    ve -= 1
+                h[k + _H_VE] = ve
+            else:
+                h[k + _H_VE] = e
             h[k + _H_VS] = vs
-            h[k + _H_VE] = ve
-            count += 1
             i = e + 2
+        he = i - 2
+        count = (k - _BASE) // _H_SIZE + 1
         h[_COUNT] = count
         if not (
             h[_FIRST + _FROM]
@@ -685,7 +694,10 @@ class Message:
             elif known != _CONTENT_LENGTH:
                 while True:
                     if known == _VIA:
-                        j = _via_end(b, vs, ve, None)
+                        if h[_VIA_AT + _V_END]:
+                            j = _via_end(b, vs, ve, None, 0)
+                        else:  # the top one, whose fields the proxy reads
+                            j = h[_VIA_AT + _V_END] = _via_end(b, vs, ve, h, _VIA_AT)
                     elif known == _CONTACT:
                         j = _naddr(b, vs, ve, True, None, 0)
                     else:  # From, To: what is found is kept for name_addr()
@@ -723,6 +735,7 @@ class Message:
             if bs + length > n:
                 raise SipError("body shorter than Content-Length")
             h[_BODY_E] = bs + length
+        self._h = h[: _BASE + _H_SIZE * count]
 
     def _index(self, name, start):
         # Index (0-based) of the first header named `name` (bytes, any case, long
@@ -760,10 +773,14 @@ class Message:
         for i in range(start, h[_COUNT]):
             k = _BASE + _H_SIZE * i
             if h[k] == key:
+                ls = h[k + _H_LINE]
+                ne = b.find(b":", ls)
+                while _CLASS[b[ne - 1]] & _LWS:
+                    ne -= 1
                 if known < 1024:
-                    if _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], _SPEC, s, e):
+                    if _same_ci(b, ls, ne, _SPEC, s, e):
                         return i
-                elif _same_ci(b, h[k + _H_LINE], h[k + _H_NAME_E], name, 0, n):
+                elif _same_ci(b, ls, ne, name, 0, n):
                     return i
             elif h[k] == short and (b[h[k + _H_LINE]] | 32) == letter:
                 return i
@@ -916,9 +933,10 @@ def _method(b, s, e):
     return None
 
 
-# Zeros a Message's offset array is sliced from (a slice of an array is an array,
-# copied in C); grows with Message.max_headers.
-_ZEROS = array("H", bytes(2 * (_BASE + _H_SIZE * (Message.max_headers + 2))))
+# Zeros the offset arrays start from (a slice of an array is an array, copied in
+# C), and the scratch array Message() fills (it grows with Message.max_headers).
+_ZEROS = array("H", bytes(2 * _BASE))
+_SCRATCH = array("H", bytes(2 * (_BASE + _H_SIZE * (Message.max_headers + 1))))
 
 
 def parse(data, max_size=None):
@@ -926,14 +944,14 @@ def parse(data, max_size=None):
 
     Raises SipError, and only SipError, when the datagram is too large (max_size,
     default Message.max_size) or is not a well-formed SIP message."""
-    global _ZEROS
+    global _SCRATCH
     try:
         if len(data) > (Message.max_size if max_size is None else max_size):
             raise SipError("datagram too large")
         if not isinstance(data, bytes):
             data = bytes(data)  # the receive buffer is reused: a copy
-        if _BASE + _H_SIZE * (Message.max_headers + 2) > len(_ZEROS):
-            _ZEROS = array("H", bytes(2 * (_BASE + _H_SIZE * (Message.max_headers + 2))))
+        if _BASE + _H_SIZE * (Message.max_headers + 1) > len(_SCRATCH):
+            _SCRATCH = array("H", bytes(2 * (_BASE + _H_SIZE * (Message.max_headers + 1))))
         return Message(data)
     except (IndexError, ValueError, UnicodeError, TypeError, KeyError, OverflowError) as e:
         # Not bytes (TypeError), or a slip of the parser on some odd input.

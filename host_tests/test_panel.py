@@ -65,13 +65,13 @@ class FakeGate:
         self.calls.append((mode, utc))
         self.quiet_mode = mode
 
-    def status(self, utc):
-        # The shape of gate.Gate.status(): "mode" is "ringing" unless quiet.
+    def quiet_now(self, utc):
+        # gate.Gate.quiet_now(): "ringing", or why calls are kept quiet.
         if self.quiet_mode == QUIET_ON:
-            return {"mode": "quiet-button"}
+            return "quiet (button)"
         if self.quiet_mode == QUIET_UNTIL_MORNING:
-            return {"mode": "quiet-until-morning"}
-        return {"mode": "quiet-schedule" if self.schedule_quiet else "ringing"}
+            return "quiet until morning"
+        return "quiet hours" if self.schedule_quiet else "ringing"
 
 
 class FakeLog:

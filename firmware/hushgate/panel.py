@@ -37,7 +37,7 @@ class Panel:
     """The button, the LED and the gestures, wired to the app.
 
     Uses app.board (button(), button_active_low, led(level), optional online() and
-    led.show_pattern(name)), app.gate (quiet_mode, set_quiet(mode, utc), status(utc)),
+    led.show_pattern(name)), app.gate (quiet_mode, set_quiet(mode, utc), quiet_now(utc)),
     app.log (the call log: unseen counts, acknowledge(), last_caller()),
     app.clock.utc(), app.config, app.apply(new_config), app.config_problems, and
     app.online when the board has no online(); app.state_dir and app.auth (the web
@@ -53,7 +53,7 @@ class Panel:
     debounce_ms = 50
     long_ms = 2000
     poll_ms = 20
-    refresh_ms = 1000  # gate.status() builds a dict: not more often than this
+    refresh_ms = 1000  # the LED's story is worked out at most this often
 
     def __init__(self, app, log=print, clock=ticks_ms):
         board = app.board
@@ -168,7 +168,7 @@ class Panel:
                 not online,
                 utc is None,
                 unseen["blocked"] + unseen["quiet"] > 0,
-                app.gate.status(utc)["mode"] != "ringing",
+                app.gate.quiet_now(utc) != "ringing",
                 True,
             ).index(True)
             self.show(_STORIES[story])  # waits while a confirmation plays

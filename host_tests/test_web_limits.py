@@ -10,6 +10,7 @@ from test_web import (
     get,
     logged_in,
     new_app,
+    page_module,
     raw,
     run,
 )
@@ -89,13 +90,14 @@ def test_the_page_unloads_when_idle_with_one_waiting_task():
     ctx, app, client = new_app()
     app.keep_loaded_s = 0.05
     started = []
-    wait = app._unload_when_idle
+    send = page_module("pagesend")  # the module the requests will find loaded
+    wait = send.unload_when_idle
 
-    async def counted():
+    async def counted(web):
         started.append(1)
-        await wait()
+        await wait(web)
 
-    app._unload_when_idle = counted
+    send.unload_when_idle = counted
 
     async def many():
         for _ in range(20):

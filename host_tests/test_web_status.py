@@ -95,7 +95,9 @@ def test_calls_page_pages_through_the_whole_log():
     ctx, app, client, token = logged_in()
     for i in range(ctx.log.size):
         record(ctx, "06%08d" % i, "Caller %d" % i)
-    first = get(client, "/calls").text
+    res = get(client, "/calls")
+    assert res.status_code == 200, res.status_code
+    first = res.text
     assert "06%08d" % (ctx.log.size - 1) in first and "Older" in first and "Newer" not in first
     last = get(client, "/calls?page=%d" % ((ctx.log.size - 1) // app.calls_per_page)).text
     assert "0600000000" in last and "Newer" in last and "Older" not in last

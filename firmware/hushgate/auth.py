@@ -1,9 +1,8 @@
 # The web page's password, sessions and CSRF tokens, on both interpreters. This
 # part stays in memory (it holds the sessions and what every request checks);
 # hashing, setting and checking a password, logging in and out and forgetting the
-# password are hushgate.pagepw's, loaded for the request that needs them and dropped
-# with the pages (Auth.__getattr__ finds them there).
-from binascii import unhexlify
+# password, even reading the password's file, are hushgate.pagepw's, loaded for the
+# request that needs them and dropped with the pages (Auth.__getattr__ finds them).
 
 
 def consteq(a, b):
@@ -55,6 +54,8 @@ class Auth:
     free_tries = 3  # wrong passwords in a row before the delays start
     max_delay_s = 60
 
+    _record = False  # the password file's record; False: not read yet (pagepw.read)
+
     def __init__(self, folder, now_s):
         self.path = folder.rstrip("/") + "/" + self.file_name
         self.now_s = now_s
@@ -62,24 +63,14 @@ class Auth:
         self.fails = 0
         self.locked_until = 0
         self._basic = None  # digest of the last Authorization header that passed
-        self._record = None
-        # A power cut between remove and rename (ports whose rename will not
-        # replace) leaves only the temporary file: it is complete, use it.
-        for path in (self.path, self.path + ".tmp"):
-            try:
-                with open(path) as f:
-                    parts = f.read().strip().split("$")
-                if len(parts) == 4 and parts[0] == "pbkdf2-sha256":
-                    self._record = int(parts[1]), unhexlify(parts[2]), unhexlify(parts[3])
-                    break
-            except (OSError, ValueError):
-                pass
 
     def __getattr__(self, name):
         function = getattr(_pw(), name)  # AttributeError if pagepw has none either
         return lambda *args: function(self, *args)
 
     def has_password(self):
+        if self._record is False:  # the first request reads the file
+            _pw().read(self)
         return self._record is not None
 
     def wait_s(self):

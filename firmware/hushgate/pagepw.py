@@ -6,13 +6,13 @@
 # __getattr__ hands them out as its methods.
 import hashlib
 import os
-from binascii import a2b_base64, hexlify
+from binascii import a2b_base64, hexlify, unhexlify
 
 from hushgate.auth import consteq
 from hushgate.compat import const
 
 _BLOCK = const(64)
-SCHEME = "pbkdf2-sha256"  # hushgate.auth reads the file with this spelled out
+SCHEME = "pbkdf2-sha256"
 
 # Every port that can run the web page has os.urandom (ESP32, RP2: hardware RNG).
 _urandom = os.urandom
@@ -54,6 +54,22 @@ def pbkdf2_sha256(password, salt, rounds):
     return acc.to_bytes(32, "big")
 
 
+def read(a):
+    """The password's file into a._record ((rounds, salt, hash), None: no password).
+    A power cut between remove and rename (ports whose rename will not replace)
+    leaves only the temporary file: it is complete, use it."""
+    a._record = None
+    for path in (a.path, a.path + ".tmp"):
+        try:
+            with open(path) as f:
+                parts = f.read().strip().split("$")
+            if len(parts) == 4 and parts[0] == SCHEME:
+                a._record = int(parts[1]), unhexlify(parts[2]), unhexlify(parts[3])
+                return
+        except (OSError, ValueError):
+            pass
+
+
 def password_problem(a, password):
     if len(password) < a.min_length:
         return "at least %d characters, please" % a.min_length
@@ -83,7 +99,7 @@ def set_password(a, password):
 
 
 def check_password(a, password):
-    if a._record is None or a.wait_s():
+    if not a.has_password() or a.wait_s():
         return False
     rounds, salt, digest = a._record
     if isinstance(password, str):
@@ -102,7 +118,7 @@ def check_password(a, password):
 
 
 def check_basic(a, header):
-    if a._record is None or not header.startswith("Basic "):
+    if not a.has_password() or not header.startswith("Basic "):
         return False
     seen = hashlib.sha256(a._record[1] + header.encode()).digest()
     if a._basic is not None and consteq(seen, a._basic):

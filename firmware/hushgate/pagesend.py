@@ -94,3 +94,16 @@ async def send(writer, res, head_only=False):
             size = 0
     if parts:
         await writer.awrite("".join(parts).encode())
+
+
+async def unload_when_idle(web):
+    """Drops the server's pages once no request came for web.keep_loaded_s (started
+    by hushgate.web after a request; here, since it runs only while they are loaded)."""
+    try:
+        while web.loaded():
+            idle = web._idle
+            await asyncio.sleep(web.keep_loaded_s)
+            if not web.active and idle == web._idle:
+                web.unload()
+    finally:
+        web._unloading = False

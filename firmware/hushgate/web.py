@@ -102,19 +102,10 @@ class Web:
             if not self.active:
                 if not self.keep_loaded_s:
                     self.unload()
-                elif not self._unloading:  # one waiting task, however many requests
+                elif not self._unloading and self.loaded():  # one waiting task at most
                     self._unloading = True
-                    asyncio.create_task(self._unload_when_idle())
-
-    async def _unload_when_idle(self):
-        try:
-            while self.loaded():
-                idle = self._idle
-                await asyncio.sleep(self.keep_loaded_s)
-                if not self.active and idle == self._idle:
-                    self.unload()
-        finally:
-            self._unloading = False
+                    send = sys.modules["hushgate.pagesend"]
+                    asyncio.create_task(send.unload_when_idle(self))
 
 
 def make_app(ctx):

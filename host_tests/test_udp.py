@@ -255,3 +255,25 @@ def test_reads_take_no_frame_from_the_heap():
             ep.read()
         assert mem_total() == before, (got, mem_total() - before)
     assert door.refused == 51
+
+
+class _NoRoomCache(dict):
+    """A cache whose growth finds no room in the heap."""
+
+    def __setitem__(self, key, value):
+        raise MemoryError("no block")
+
+
+def test_no_room_for_an_address_drops_the_datagram_not_the_loop():
+    ep = _endpoint([(b"OPTIONS", LOOPBACK_RAW), (b"OPTIONS", LOOPBACK_RAW)])
+    ep._to_address = _NoRoomCache()
+    assert ep.read() is False and ep.low_memory == 1
+    ep._to_address = {}
+    assert ep.read() == b"OPTIONS" and ep.source == ("127.0.0.5", 5060)
+
+
+def test_no_room_to_send_is_counted():
+    ep = _endpoint()
+    ep._to_socket = _NoRoomCache()
+    ep.send(b"x", ("127.0.0.5", 5060))
+    assert ep.send_errors == 1

@@ -79,7 +79,10 @@ class Endpoint:
     # (~11 us on the PC with the app's tasks), so a flood is drained in bursts; at
     # 32 the panel and the web page wait some 50 ms at worst on an ESP32.
     burst = 32
-    cache_size = 64  # peers whose address conversion is kept, each way
+    # Peers whose address conversion is kept, each way: the provider, the ATA and a
+    # few more; each entry holds some 150 bytes of objects on the unix port, and a
+    # flood's strangers are refused at the door without one.
+    cache_size = 16
 
     def __init__(self, address, sock=None, raw=False):
         if sock is None:
@@ -130,9 +133,9 @@ class Endpoint:
                 return False
             address = self._to_address.get(peer)
             if address is None:
-                address = sockaddr_to_address(peer)
-                if len(self._to_address) < self.cache_size:
-                    self._to_address[peer] = address
+                address = self._convert(peer)
+                if address is None:
+                    return False
             peer = address
         self.source = peer
         return data
@@ -157,6 +160,19 @@ class Endpoint:
             self._lean = _LEAN_READS
             return self._small_read()
 
+    def _convert(self, peer):
+        # The (ip, port) of a raw peer not in the cache, kept while there is room;
+        # None when the heap has no room even for that (dropped and counted: the
+        # SIP loop must not stop for it).
+        try:
+            address = sockaddr_to_address(peer)
+            if len(self._to_address) < self.cache_size:
+                self._to_address[peer] = address
+            return address
+        except MemoryError:
+            self.low_memory += 1
+            return None
+
     def _at_door(self, peer):
         # While the limiter admits no stranger, admit() would refuse a datagram
         # unless its source is one the limiter always lets through (or the ATA):
@@ -167,7 +183,8 @@ class Endpoint:
         if not self.door.closed(ticks_ms()):
             return False
         if self._door_changes != self.door.changes or self._always is not self.always:
-            self._learn_passes()
+            if not self._learn_passes():
+                return False  # no room for the list: admit() decides, as without a door
         passes = self._passes
         i = len(passes)
         while i:  # by index: a for loop's iterator takes four frame slots
@@ -180,12 +197,16 @@ class Endpoint:
 
     def _learn_passes(self):
         # The raw IPv4 bytes of who passes a closed door, when that list changed.
+        try:
+            passes = []
+            for ip in self.door.passes() + list(self.always):
+                passes.append(address_to_sockaddr((ip, 0))[4:8])
+        except MemoryError:
+            return False
+        self._passes = passes
         self._door_changes = self.door.changes
         self._always = self.always
-        passes = []
-        for ip in self.door.passes() + list(self.always):
-            passes.append(address_to_sockaddr((ip, 0))[4:8])
-        self._passes = passes
+        return True
 
     def _small_read(self):
         for size in _FALLBACK_SIZES:
@@ -211,5 +232,5 @@ class Endpoint:
                     if len(self._to_socket) < self.cache_size:
                         self._to_socket[address] = peer
             self.sock.sendto(data, peer)
-        except (OSError, ValueError):
+        except (OSError, ValueError, MemoryError):
             self.send_errors += 1

@@ -37,6 +37,12 @@ def today(ctx):
     return ctx.tz.localtime(utc) if utc is not None and ctx.tz is not None else None
 
 
+def duration(seconds):
+    days, rest = divmod(int(seconds), 86400)
+    text = "%d h %d min" % (rest // 3600, rest % 3600 // 60)
+    return "%d d %s" % (days, text) if days else text
+
+
 def counter_rows(log):
     counters, unseen, totals = log.counters, log.unseen, log.totals
     i = 1
@@ -45,7 +51,7 @@ def counter_rows(log):
         key = COUNTERS[i:j]
         i = COUNTERS.find("\n", j) + 1
         label = COUNTERS[j + 1 : i - 1]
-        yield _ROW % (esc(label), counters.get(key, 0), unseen.get(key, 0), totals.get(key, 0))
+        yield row(label, counters.get(key, 0), unseen.get(key, 0), totals.get(key, 0))
     for key in counters:
         if COUNTERS.find("\n" + key + "|") < 0:
             i = OTHER_COUNTERS.find("\n" + key + "|")
@@ -54,10 +60,11 @@ def counter_rows(log):
             else:
                 i += len(key) + 2
                 label = OTHER_COUNTERS[i : OTHER_COUNTERS.find("\n", i)]
-            yield _ROW % (esc(label), esc(counters[key]), "", esc(totals.get(key, "")))
+            yield row(label, counters[key], "", totals.get(key, ""))
 
 
-_ROW = "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+def row(*cells):
+    return "<tr>" + "".join("<td>%s</td>" % esc(c) for c in cells) + "</tr>"
 
 
 def facts(ctx, st, now):
@@ -80,9 +87,7 @@ def facts(ctx, st, now):
     yield "ATA's last REGISTER", text
     yield "Provider", ctx.config.get("provider") or "not set"
     yield "ATA", ctx.config.get("ata") or "not set"
-    days, rest = divmod(int(ctx.uptime_s()), 86400)
-    text = "%d h %d min" % (rest // 3600, rest % 3600 // 60)
-    yield "Up for", "%d d %s" % (days, text) if days else text
+    yield "Up for", duration(ctx.uptime_s())
     mem = ctx.mem()
     if isinstance(mem, dict):
         mem = "%d KB used, %d KB free" % (mem.get("alloc", 0) // 1024, mem.get("free", 0) // 1024)
@@ -107,6 +112,16 @@ def facts(ctx, st, now):
         yield "Last error", last_error
 
 
+def verdict(e):
+    kind = e.get("kind") or ""
+    action = e.get("action")
+    if action == "answer":
+        return "%s (%s)" % (kind, e.get("code"))
+    if action == "drop" and kind != "rang":
+        return kind + " (no answer)"
+    return kind
+
+
 def call_rows(log, tz, today, csrf, start, stop):
     yield (
         '<form method="post" action="/number">%s<table class="calls"><thead><tr>'
@@ -116,14 +131,8 @@ def call_rows(log, tz, today, csrf, start, stop):
     n = 0
     for e in entries(log, start, stop):
         n += 1
-        kind = e.get("kind") or ""
+        kind = e.get("kind")
         num = e.get("number")
-        action = e.get("action")
-        verdict = kind  # with the answer's code, or said to be unanswered
-        if action == "answer":
-            verdict = "%s (%s)" % (kind, e.get("code"))
-        elif action == "drop" and kind != "rang":
-            verdict = kind + " (no answer)"
         yield (
             '<tr><td>%s</td><td>%s</td><td>%s</td><td class="%s">%s</td><td>%s</td><td>'
             % (
@@ -131,7 +140,7 @@ def call_rows(log, tz, today, csrf, start, stop):
                 esc(num) if num else "<i>anonymous</i>",
                 esc(e.get("name")),
                 "v0" if kind == "rang" else "v1" if kind == "quiet" else "v2",  # v2: red
-                esc(verdict),
+                esc(verdict(e)),
                 esc(e.get("reason")),
             )
         )

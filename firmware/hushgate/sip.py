@@ -245,9 +245,13 @@ def _params_end(buf, i, end, stop, into, at):
             ne += 1
         if ne == ns:
             raise SipError("bad parameter")
-        i = vs = ve = _skip(buf, ne, end, _LWS)
+        # LWS around "=" is rare: _skip only when there is some (buf[end] is
+        # never a token byte: values end at CR, LWS or a comma).
+        i = vs = ve = _skip(buf, ne, end, _LWS) if cls[buf[ne]] & _LWS else ne
         if i < end and buf[i] == _EQ:
-            vs = _skip(buf, i + 1, end, _LWS)
+            vs = i + 1
+            if cls[buf[vs]] & _LWS:
+                vs = _skip(buf, vs, end, _LWS)
             if vs < end and buf[vs] == _DQUOTE:
                 ve = _quoted_end(buf, vs, end)
             else:
@@ -256,24 +260,31 @@ def _params_end(buf, i, end, stop, into, at):
                     ve += 1
                 if ve == vs:
                     raise SipError("bad parameter")
-            i = _skip(buf, ve, end, _LWS)
+            i = _skip(buf, ve, end, _LWS) if cls[buf[ve]] & _LWS else ve
         if into is None:
             continue
         if isinstance(into, dict):
             into[buf[ns:ne].lower()] = buf[vs:ve]
             continue
-        n = ne - ns  # the length picks the one name to compare
-        if n == 6 and _same_ci(buf, ns, ne, b"branch", 0, 6):
+        # The length picks the one name to compare; lower case is the usual spelling.
+        n = ne - ns
+        if n == 6 and (buf.startswith(b"branch", ns) or _same_ci(buf, ns, ne, b"branch", 0, 6)):
             into[at + _V_BRANCH_S] = vs
             into[at + _V_BRANCH_E] = ve
-        elif n == 8 and _same_ci(buf, ns, ne, b"received", 0, 8):
+        elif n == 8 and (
+            buf.startswith(b"received", ns) or _same_ci(buf, ns, ne, b"received", 0, 8)
+        ):
             into[at + _V_RECV_S] = vs
             into[at + _V_RECV_E] = ve
-        elif n == 5 and _same_ci(buf, ns, ne, b"rport", 0, 5):
+        elif n == 5 and (buf.startswith(b"rport", ns) or _same_ci(buf, ns, ne, b"rport", 0, 5)):
             into[at + _V_RPORT] = ne
             into[at + _V_RPORT_S] = vs
             into[at + _V_RPORT_E] = ve
-        elif n == 3 and not into[at + _V_TAG] and _same_ci(buf, ns, ne, b"tag", 0, 3):
+        elif (
+            n == 3
+            and not into[at + _V_TAG]
+            and (buf.startswith(b"tag", ns) or _same_ci(buf, ns, ne, b"tag", 0, 3))
+        ):
             into[at + _V_TAG] = ne  # the first tag parameter
             into[at + _V_TAG_S] = vs
             into[at + _V_TAG_E] = ve
@@ -286,8 +297,9 @@ def _via_end(buf, i, end, via, at):
     # One Via value from i: sent-protocol LWS sent-by params; index of the comma or
     # end. `via`: None, or an array whose _V_SIZE slots from `at` are zero and
     # receive its fields.
-    i = _skip(buf, i, end, _LWS)
-    if buf.startswith(b"SIP/2.0/", i) and _CLASS[buf[i + 8]] & _TOKEN and i + 8 < end:
+    if _CLASS[buf[i]] & _LWS:
+        i = _skip(buf, i, end, _LWS)
+    if i + 8 < end and buf.startswith(b"SIP/2.0/", i) and _CLASS[buf[i + 8]] & _TOKEN:
         # the usual spelling: only the transport to read
         i = _skip(buf, _skip(buf, i + 8, end, _TOKEN), end, _LWS)
     else:
@@ -312,14 +324,14 @@ def _via_end(buf, i, end, via, at):
     if via is not None:
         via[at + _V_HOST_S] = i
         via[at + _V_HOST_E] = j
-    i = _skip(buf, j, end, _LWS)
+    i = _skip(buf, j, end, _LWS) if _CLASS[buf[j]] & _LWS else j
     if i < end and buf[i] == _COLON:
         i = _skip(buf, i + 1, end, _LWS)
         j = _skip(buf, i, end, _DIGIT)
         if j == i or j - i > 5:
             raise SipError("bad Via")
         if via is not None:
-            port = _digits(buf, i, j, 5)
+            port = int(buf[i:j])
             via[at + _V_PORT] = port if port < 65536 else 0
         i = j
     return _params_end(buf, i, end, _COMMA, via, at)
@@ -695,9 +707,9 @@ class Message:
                 while True:
                     if known == _VIA:
                         if h[_VIA_AT + _V_END]:
-                            j = _via_end(b, vs, ve, None, 0)
-                        else:  # the top one, whose fields the proxy reads
-                            j = h[_VIA_AT + _V_END] = _via_end(b, vs, ve, h, _VIA_AT)
+                            break  # the others: when the proxy reads one (_via_end)
+                        # the top one, whose fields the proxy reads
+                        j = h[_VIA_AT + _V_END] = _via_end(b, vs, ve, h, _VIA_AT)
                     elif known == _CONTACT:
                         j = _naddr(b, vs, ve, True, None, 0)
                     else:  # From, To: what is found is kept for name_addr()

@@ -344,12 +344,14 @@ def _naddr(buf, i, end, multi, out, at):
     # (equal: none), URI start/end, parameters start/end, and _params_end fills
     # the tag slots.
     stop = _COMMA if multi else -1
-    i = _skip(buf, i, end, _LWS)
+    if _CLASS[buf[i]] & _LWS:
+        i = _skip(buf, i, end, _LWS)
     ds = de = i
     c = buf[i] if i < end else 0
     if c == _DQUOTE:
-        de = _quoted_end(buf, i, end)
-        i = _skip(buf, de, end, _LWS)
+        de = i = _quoted_end(buf, i, end)
+        if _CLASS[buf[i]] & _LWS:
+            i = _skip(buf, i, end, _LWS)
         if i >= end or buf[i] != _LT:
             raise SipError("bad address")
     elif c != _LT:
@@ -376,7 +378,7 @@ def _naddr(buf, i, end, multi, out, at):
                 raise SipError("bad address")
             ue += 1
         ps = ue
-    j = _skip(buf, us, ue, _SCHEME)
+    j = us + 3 if buf.startswith(b"sip:", us) else _skip(buf, us, ue, _SCHEME)
     if j == us or j >= ue or buf[j] != _COLON:
         if not (ue - us == 1 and buf[us] == 42 and multi):  # Contact: *
             raise SipError("bad address")
@@ -393,14 +395,12 @@ def _naddr(buf, i, end, multi, out, at):
 
 def _digits(buf, i, end, most):
     # Decimal number of at most `most` digits in buf[i:end] (LWS around allowed).
-    i = _skip(buf, i, end, _LWS)
+    if _CLASS[buf[i]] & _LWS:
+        i = _skip(buf, i, end, _LWS)
     j = _skip(buf, i, end, _DIGIT)
-    if j == i or j - i > most or _skip(buf, j, end, _LWS) != end:
+    if j == i or j - i > most or (j < end and _skip(buf, j, end, _LWS) != end):
         raise SipError("bad header")
-    n = 0
-    for k in range(i, j):
-        n = n * 10 + buf[k] - 48
-    return n
+    return int(buf[i:j])  # digits only: int() reads them in C
 
 
 def _text(raw):
@@ -649,7 +649,20 @@ class Message:
             key = (key if key < 63 else 63) << 10 | (c & 31) << 5 | (d & 31)
             known = _BY_KEY[key % _KEY_MOD]
             if known and known <= _TRACKED:
-                t = _tracked_name(known)
+                t = (  # the usual spellings (constants): one startswith() confirms
+                    b"Via",
+                    b"From",
+                    b"To",
+                    b"Call-ID",
+                    b"CSeq",
+                    b"Content-Length",
+                    b"Max-Forwards",
+                    b"Contact",
+                    b"Date",
+                    b"Route",
+                    b"User-Agent",
+                    b"P-Asserted-Identity",
+                )[known - 1]
                 if (
                     (c | 32) == _KIND[known] & 127
                     if ne - i == 1
@@ -900,25 +913,6 @@ def _list_item_end(b, i, end):
             if j < 0:
                 return end
             i = j + 1
-
-
-def _tracked_name(known):
-    # The usual spelling of a tracked header (the long form), a constant: a line
-    # is confirmed with one startswith() when written that way.
-    return (
-        b"Via",
-        b"From",
-        b"To",
-        b"Call-ID",
-        b"CSeq",
-        b"Content-Length",
-        b"Max-Forwards",
-        b"Contact",
-        b"Date",
-        b"Route",
-        b"User-Agent",
-        b"P-Asserted-Identity",
-    )[known - 1]
 
 
 def _method(b, s, e):

@@ -2,9 +2,11 @@
 # after import, what each page module costs while loaded, what a request costs at its
 # peak above what was in use before it, and that nothing is left after.
 #
-#   python tools/build.py --board host --out build/host
-#   cp host_tests/webmem.py build/host/ && cd build/host && \
-#     MICROPYPATH=.frozen:. ../../.venv/bin/micropython -X heapsize=400k webmem.py
+#   .venv/bin/python tools/build.py --board host --out build/webmem && \
+#   cp host_tests/webmem.py build/webmem/ && \
+#   MICROPYPATH=.frozen:build/webmem .venv/bin/micropython -X heapsize=400k build/webmem/webmem.py
+#
+# (from the repository's root: the micropython command there finds the frozen asyncio)
 #
 # (any heap that fits the rest; figures are differences, so the size does not change them)
 import gc

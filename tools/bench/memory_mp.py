@@ -24,7 +24,7 @@ PHASE_MODULES = (
     "hushgate.web",
     "board",
 )
-WEB_MODULES = ("hushgate.http", "hushgate.pages", "hushgate.pagestatus")
+WEB_MODULES = ("hushgate.http", "hushgate.pagesend", "hushgate.pages", "hushgate.pagestatus")
 
 
 def used():

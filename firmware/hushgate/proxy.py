@@ -81,7 +81,8 @@ class Proxy:
 
     def __init__(self, me, gate, log=None):
         self.me = me
-        self._me_host = (None, b"")  # (the `me` it was made from, its host as bytes)
+        # (the `me` they were made from, its host as bytes, the start of our Via)
+        self._me_host = (None, b"", b"")
         self.gate = gate
         self.log = log
         self.ata = None
@@ -125,8 +126,11 @@ class Proxy:
         if not from_ata and not self.gate.admit(source[0], now_ms):
             stats["dropped_admit"] += 1
             return ()
-        if self._me_host[0] is not self.me:
-            self._me_host = (self.me, self.me[0].encode())
+        me = self.me
+        if self._me_host[0] is not me:
+            host = me[0].encode()
+            via = b"Via: SIP/2.0/UDP %s:%d;branch=%s" % (host, me[1], self.branch_prefix)
+            self._me_host = (me, host, via)
         for _attempt in (0, 1):
             try:
                 msg = sip.parse(data)
@@ -327,7 +331,7 @@ class Proxy:
             b = msg._b
             k = _BASE + _H_SIZE * msg._index(b"v", 0)
             s = msg._h[k + 2]
-            e = _list_item_end(b, s, msg._h[k + 3])
+            e = msg._h[_TOP + _V_END]  # parse read the top Via
             while e > s and _CLASS[b[e - 1]] & _LWS:
                 e -= 1
             crc = _crc(msg, b"cseq", _crc(msg, b"i", crc32(memoryview(b)[s:e])))
@@ -381,12 +385,7 @@ class Proxy:
             table[call_id] = ticks_add(now_ms, ms)
         branch = self._branch_hash(msg)
         me = self.me
-        top = b"Via: SIP/2.0/UDP %s:%d;branch=%s%08x;rport\r\n" % (
-            self._me_host[1],
-            me[1],
-            self.branch_prefix,
-            branch,
-        )
+        top = self._me_host[2] + b"%08x;rport\r\n" % branch
         if mf < 0:
             top += b"Max-Forwards: %d\r\n" % self.max_forwards
         start = b.find(b"\r\n") + 2

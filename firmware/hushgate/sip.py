@@ -771,11 +771,7 @@ class Message:
         n = len(name)
         if n == 0:
             return -1
-        known = _NAME_IDS.get(name)
-        if known is None:
-            known = _header_id(name, 0, n)
-            if len(_NAME_IDS) < _NAME_IDS_MAX:
-                _NAME_IDS[name] = known
+        known = _name_id(name)
         if known <= _TRACKED:
             if start == 0 or start >= h[_LAST + known]:
                 return h[_FIRST + known] - 1 if start == 0 else -1
@@ -816,7 +812,11 @@ class Message:
         h = self._h
         b = self._b
         if name == "call_id":
-            return self.get(b"call-id")
+            # Read by the proxy more than once: kept as an attribute once made.
+            k = h[_FIRST + _CALL_ID]
+            k = _BASE + _H_SIZE * (k - 1)
+            self.call_id = value = _unfold(b[h[k + _H_VS] : h[k + _H_VE]])
+            return value
         if name == "uri":
             return b[h[_URI_S] : h[_URI_E]] if self.method is not None else b""
         if name == "body":
@@ -839,7 +839,7 @@ class Message:
 
     def get_all(self, name):
         """Every value of header `name`, in order; list headers split at commas."""
-        known = _header_id(name, 0, len(name)) if name else 0
+        known = _name_id(name) if name else 0
         split = known < 1024 and _KIND[known] & 128
         out = []
         b = self._b
@@ -893,6 +893,17 @@ class Message:
         """The message as sent, without bytes beyond Content-Length."""
         end = self._h[_BODY_E]
         return self._b if end == len(self._b) else self._b[:end]
+
+
+def _name_id(name):
+    # _header_id of a name the code asks for (its own constants, so a handful):
+    # remembered, so each is worked out once.
+    known = _NAME_IDS.get(name)
+    if known is None:
+        known = _header_id(name, 0, len(name))
+        if len(_NAME_IDS) < _NAME_IDS_MAX:
+            _NAME_IDS[name] = known
+    return known
 
 
 def _list_item_end(b, i, end):

@@ -331,7 +331,9 @@ def _via_end(buf, i, end, via, at):
         if j == i or j - i > 5:
             raise SipError("bad Via")
         if via is not None:
-            port = int(buf[i:j])
+            port = 0
+            for n in range(i, j):
+                port = port * 10 + buf[n] - 48
             via[at + _V_PORT] = port if port < 65536 else 0
         i = j
     return _params_end(buf, i, end, _COMMA, via, at)
@@ -400,7 +402,10 @@ def _digits(buf, i, end, most):
     j = _skip(buf, i, end, _DIGIT)
     if j == i or j - i > most or (j < end and _skip(buf, j, end, _LWS) != end):
         raise SipError("bad header")
-    return int(buf[i:j])  # digits only: int() reads them in C
+    n = 0  # not int(buf[i:j]): that slice would be garbage
+    for k in range(i, j):
+        n = n * 10 + buf[k] - 48
+    return n
 
 
 def _text(raw):

@@ -470,3 +470,21 @@ def test_expired_entries_make_room_before_live_ones():
     proxy.handle(inbound_invite(call_id=b"live"), PROVIDER, late - 10)
     proxy.handle(inbound_invite(call_id=b"new"), PROVIDER, late)
     assert sorted(proxy._dialogs) == [b"live", b"new"]
+
+
+def test_malformed_next_via_is_dropped_when_read():
+    # parse() checks the top Via only; the next one is checked when a response is
+    # routed by it.
+    proxy = make_proxy()
+    resp = (
+        b"SIP/2.0 180 Ringing\r\n"
+        b"Via: SIP/2.0/UDP 192.168.1.50:5060;branch=z9hG4bKhgabc\r\n"
+        b"Via: SIP/2.0/UDP 203.0.113.5;;,;\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    assert not proxy.handle(resp, ATA, NOW)
+    assert proxy.stats["dropped_bad"] == 1 and proxy.stats["errors"] == 0
+    good = resp.replace(b"203.0.113.5;;,;", b"203.0.113.5;branch=z9hG4bKp;rport=5062")
+    out, dest = only(proxy.handle(good, ATA, NOW))
+    assert dest == ("203.0.113.5", 5062)

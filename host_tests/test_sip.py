@@ -323,3 +323,52 @@ def test_tag_is_the_first_tag_parameter():
     )
     to = parse(data).name_addr(b"to")
     assert to.tag == b"a" and to.params[b"tag"] == b"b" and to.params[b"x"] == b""
+
+
+def test_only_the_top_via_is_checked_while_parsing():
+    # The proxy acts on the top Via; another is checked when the proxy routes a
+    # response by it (test_proxy: test_malformed_next_via_is_dropped_when_read).
+    second = INVITE.replace(b"v: SIP/2.0/UDP 198.51.100.7;", b"v: SIP/2.0/UDP 198.51.100.7;;,;")
+    assert parse(second).vias()[1] == b"SIP/2.0/UDP 198.51.100.7;;"
+    top = INVITE.replace(
+        b"Via: SIP/2.0/UDP 203.0.113.5:5060;", b"Via: SIP/2.0/UDP 203.0.113.5:5060;;"
+    )
+    assert raises(top)
+    # The usual "SIP/2.0/" spelling and the spaced one are the same Via.
+    spaced = INVITE.replace(b"Via: SIP/2.0/UDP", b"Via: SIP / 2.0 / UDP")
+    assert parse(spaced).vias()[0].startswith(b"SIP / 2.0 / UDP 203.0.113.5:5060")
+    assert raises(INVITE.replace(b"Via: SIP/2.0/UDP", b"Via: SIP/2.0/ "))
+
+
+def test_other_header_names_are_confirmed_when_asked_for():
+    # Only the tracked names are identified while parsing; any other line is
+    # compared with the name a look-up asks for (so an odd name is never matched).
+    data = INVITE.replace(b"Contact:", b"X-Foo:  1\r\nX Foo: 2\r\nx-FOO: 3\r\nContact:")
+    msg = parse(data)
+    assert msg.get(b"x-foo") == b"1" and msg.get_all(b"X-Foo") == [b"1", b"3"]
+    assert msg.get(b"x") is None
+    assert msg.get(b"content-type") == msg.get(b"c") == b"application/sdp"
+    # Same length, first and last letter as a tracked name: not that header.
+    lookalike = INVITE.replace(b"Contact:", b"Cxxxxxt: <sip:x@y>\r\nFrxm: 1\r\nContact:")
+    msg = parse(lookalike)
+    assert msg.get(b"contact") == b"<sip:alice@203.0.113.5>" and msg.get(b"frxm") == b"1"
+    assert msg.name_addr(b"from").tag == b"1928301774"
+    assert raises(INVITE.replace(b"Contact:", b"\x01X: 1\r\nContact:"))
+    assert raises(INVITE.replace(b"f: ", b"From *: "))  # not From: From is missing
+
+
+def test_from_and_to_are_taken_apart_once():
+    msg = parse(INVITE)
+    frm = msg.name_addr(b"from")
+    assert msg.name_addr(b"f") is frm and frm.tag == b"1928301774"
+    assert frm.user == b"+33-1-47-31-03-70" and frm.display == "Alice B."
+    assert msg.name_addr(b"to").tag is None and msg.name_addr(b"to").host == b"provider.example"
+    assert msg.call_id is msg.call_id  # made once
+
+
+def test_unknown_method_and_its_cseq():
+    data = INVITE.replace(b"INVITE sip:", b"FOO sip:").replace(b"314159 INVITE", b"314159 FOO")
+    msg = parse(data)
+    assert msg.method == b"FOO" and msg.cseq_method == b"FOO"
+    assert raises(data.replace(b"314159 FOO", b"314159 BAR"))
+    assert raises(data.replace(b"FOO sip:", b"F(O sip:").replace(b"314159 FOO", b"314159 F(O"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmark the SIP core on CPython and under MicroPython (unix port, 110 KB heap).
+"""Benchmark the SIP core on CPython and under MicroPython (unix port, 256 KB heap).
 
-    .venv/bin/python tools/bench_sip.py [--heap 110k] [--seconds 2]
+    .venv/bin/python tools/bench_sip.py [--heap 256k] [--seconds 2] [--instructions]
 
 Prints messages per second and microseconds per message (best of five rounds)
 and heap bytes allocated per message for:
@@ -24,7 +24,10 @@ tracemalloc (CPython, where objects are larger; shown for comparison only). The
 same file runs on both: under CPython it measures itself, then compiles
 firmware/hushgate with mpy-cross and runs itself again inside `micropython`.
 The exit status reflects the heap targets only (timings depend on the machine's
-load; they are printed as "met" / "missed").
+load; they are printed as "met" / "missed"). With --instructions each MicroPython
+case is also run under valgrind (callgrind) and its machine instructions per
+message printed: a figure the load of a shared machine does not move, to compare
+two versions of the code exactly.
 """
 
 import gc
@@ -337,6 +340,70 @@ def run(seconds):
     return 0 if parse_ok and forward_ok else 1
 
 
+def calls(label, n):
+    # Run one case n times (after two to warm up) with the collector off: what
+    # --instructions counts under valgrind.
+    from hushgate import proxy, sip
+
+    table, _size, _real = cases(sip, proxy)
+    fn = dict(table)[label]
+    fn()
+    fn()
+    gc.collect()
+    gc.disable()
+    for _ in range(n):
+        fn()
+    return 0
+
+
+def instructions(micropython, env, root):
+    # Machine instructions per message (valgrind's callgrind, two runs: 5 and
+    # 5 + CALLS calls, so start-up cancels out): unlike a rate they do not move
+    # with the load of a shared machine, so two versions compare exactly.
+    import subprocess
+
+    calls_n = 60
+    goals = dict(GOAL_US)
+    print("micropython: machine instructions per message (valgrind --tool=callgrind)")
+    counts = {}
+    for label in (
+        "full parse",
+        "forward",
+        "provider INVITE",
+        "parse alone",
+        "parse + decide",
+        "180 back",
+        "scan: OPTIONS",
+        "scan: John Doe",
+    ):
+        totals = []
+        for n in (5, 5 + calls_n):
+            code = "import bench_sip, sys; sys.exit(bench_sip.calls(%r, %d))" % (label, n)
+            proc = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+                + [micropython, "-X", "heapsize=4m", "-c", code],
+                env=env,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            found = [ln for ln in proc.stderr.splitlines() if "Collected" in ln]
+            if proc.returncode or not found:
+                print("bench_sip: valgrind run failed:", proc.stderr[-400:])
+                return 1
+            totals.append(int(found[0].split()[-1]))
+        counts[label] = (totals[1] - totals[0]) / calls_n / 1000
+    counts["gate decision"] = counts["parse + decide"] - counts["parse alone"]
+    for label in counts:
+        goal = goals.get(label)
+        print(
+            "  %-16s %8.1f k instructions%s"
+            % (label, counts[label], "  (goal <= %d us)" % goal if goal else "")
+        )
+    return 0
+
+
 def main():
     import argparse
     import os
@@ -346,8 +413,13 @@ def main():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--heap", default="110k")
+    ap.add_argument("--heap", default="256k")
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count machine instructions per message under valgrind (load-independent)",
+    )
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(root, "firmware"))
     os.chdir(root)
@@ -377,6 +449,12 @@ def main():
             timeout=300,
             cwd=root,
         )
+        if args.instructions:
+            if not shutil.which("valgrind"):
+                print("bench_sip: valgrind not found")
+                return 1
+            if instructions(micropython, env, root):
+                return 1
         return proc.returncode
 
 

@@ -29,6 +29,14 @@ _URI_E = const(1)
 _BODY_E = const(5)
 _TO_TAG = const(61)
 _TOP = const(70)  # the top Via's fields (sip._VIA_AT), slots _V_* from there
+# Where a tracked header first occurs: 1 + its index at _FIRST + its id (sip.py).
+_FIRST = const(7)
+_VIA = const(1)
+_FROM = const(2)
+_CALL_ID = const(4)
+_CSEQ = const(5)
+_MAX_FORWARDS = const(7)
+_ROUTE = const(10)
 _BASE = const(84)
 _H_SIZE = const(4)
 
@@ -48,19 +56,19 @@ _V_RPORT_E = const(9)
 _V_END = const(13)
 
 
-def _crc(msg, name, crc):
-    # crc32 (C, so no loop per byte here) of header `name`'s value (or of the
-    # Request-URI for None, the CSeq number for b"cseq") chained on `crc`.
+def _crc(msg, known, crc):
+    # crc32 (C, so no loop per byte here) of the value of tracked header `known`
+    # (or of the Request-URI for 0, the CSeq number for _CSEQ) chained on `crc`.
     b = msg._b
     h = msg._h
-    if name is None:
+    if known == 0:
         s = h[_URI_S]
         e = h[_URI_E]
     else:
-        k = _BASE + _H_SIZE * msg._index(name, 0)
+        k = _BASE + _H_SIZE * (h[_FIRST + known] - 1)
         s = h[k + 2]
         e = h[k + 3]
-        if name == b"cseq":
+        if known == _CSEQ:
             e = _skip(b, s, e, _DIGIT)
     return crc32(memoryview(b)[s:e], crc)
 
@@ -236,7 +244,7 @@ class Proxy:
         b = msg._b
         h = msg._h
         from_ata = self.ata is not None and source[0] == self.ata[0]
-        i = msg._index(b"v", 0)
+        i = h[_FIRST + _VIA] - 1
         k = _BASE + _H_SIZE * i
         vs = h[k + 2]
         ve = h[k + 3]
@@ -329,14 +337,14 @@ class Proxy:
         # INVITE's branch). A crc32 chain, computed once per message.
         if self._hashed is not msg:
             b = msg._b
-            k = _BASE + _H_SIZE * msg._index(b"v", 0)
+            k = _BASE + _H_SIZE * (msg._h[_FIRST + _VIA] - 1)
             s = msg._h[k + 2]
             e = msg._h[_TOP + _V_END]  # parse read the top Via
             while e > s and _CLASS[b[e - 1]] & _LWS:
                 e -= 1
-            crc = _crc(msg, b"cseq", _crc(msg, b"i", crc32(memoryview(b)[s:e])))
+            crc = _crc(msg, _CSEQ, _crc(msg, _CALL_ID, crc32(memoryview(b)[s:e])))
             if b.find(b"z9hG4bK", s, e) < 0:
-                crc = _crc(msg, b"f", _crc(msg, None, crc))
+                crc = _crc(msg, _FROM, _crc(msg, 0, crc))
             self._hashed = msg
             self._hash = crc
         return self._hash
@@ -344,7 +352,7 @@ class Proxy:
     def _to_tag(self, msg):
         # Our To tag on an answer: a hash of the Call-ID, so every retransmission
         # gets the same one.
-        return b"hg%08x" % _crc(msg, b"i", 0x5BD1)
+        return b"hg%08x" % _crc(msg, _CALL_ID, 0x5BD1)
 
     def _forward(self, msg, source, now_ms, in_dialog):
         # Forward a request (to the provider from the ATA, else to the ATA): the
@@ -355,7 +363,7 @@ class Proxy:
         h = msg._h
         from_ata = self.ata is not None and source[0] == self.ata[0]
         mf = -1
-        mf_k = _BASE + _H_SIZE * msg._index(b"max-forwards", 0)  # < _BASE: none
+        mf_k = _BASE + _H_SIZE * (h[_FIRST + _MAX_FORWARDS] - 1)  # < _BASE: none
         if mf_k >= _BASE:
             mf = sip._digits(b, h[mf_k + 2], h[mf_k + 3], 10)
         method = msg.method
@@ -409,7 +417,7 @@ class Proxy:
         else:
             # A Route toward hushgate itself (the ATA's outbound proxy setting, ;lr)
             # is consumed here (section 16.4); any other Route travels on unchanged.
-            i = msg._index(b"route", 0)
+            i = h[_FIRST + _ROUTE] - 1
             if i >= 0:
                 k = _BASE + _H_SIZE * i
                 vs = h[k + 2]

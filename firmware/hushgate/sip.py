@@ -776,7 +776,9 @@ class Message:
         n = len(name)
         if n == 0:
             return -1
-        known = _name_id(name)
+        known = _NAME_IDS.get(name)  # _name_id(name), without a call when known
+        if known is None:
+            known = _name_id(name)
         if known <= _TRACKED:
             if start == 0 or start >= h[_LAST + known]:
                 return h[_FIRST + known] - 1 if start == 0 else -1

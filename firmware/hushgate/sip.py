@@ -134,17 +134,13 @@ def _same_ci(a, s, e, b, t, u):
     return True
 
 
-def _key(buf, s, e):
-    # The fingerprint of header name buf[s:e]: length, first and last letter (any
-    # case); >= 1024, so never an id. Equal names give equal fingerprints.
-    n = e - s
-    return (n if n < 63 else 63) << 10 | (buf[s] & 31) << 5 | (buf[e - 1] & 31)
-
-
 def _header_id(buf, s, e):
     # The id of header name buf[s:e] (long or compact form, any case), or for a
-    # name not known its fingerprint; a table match is confirmed byte by byte.
-    key = _key(buf, s, e)
+    # name not known its fingerprint (length, first and last letter, any case;
+    # >= 1024, so never an id; equal names give equal fingerprints); a table
+    # match is confirmed byte by byte. Message() computes fingerprints inline.
+    key = e - s
+    key = (key if key < 63 else 63) << 10 | (buf[s] & 31) << 5 | (buf[e - 1] & 31)
     known = _BY_KEY[key % _KEY_MOD]
     if e - s == 1:
         if (buf[s] | 32) == _KIND[known] & 127:
@@ -166,9 +162,9 @@ while i < len(_SPEC):
         e -= 1
     if _SPEC[e - 2] == 47:  # /x
         u += _SPEC[e - 1]
-        _BY_KEY[_key(_SPEC, e - 1, e) % _KEY_MOD] = len(_KIND)
+        _BY_KEY[_header_id(_SPEC, e - 1, e) % _KEY_MOD] = len(_KIND)
         e -= 2
-    _BY_KEY[_key(_SPEC, i, e) % _KEY_MOD] = len(_KIND)
+    _BY_KEY[_header_id(_SPEC, i, e) % _KEY_MOD] = len(_KIND)
     _KIND.append(u)
     _NAME_SPAN.append(i)
     _NAME_SPAN.append(e)
@@ -197,16 +193,6 @@ def _quoted_end(buf, i, end):
         if k < 0:
             return q + 1
         i = k + 2
-
-
-def _has_lws(buf, s, e):
-    # Whether buf[s:e] holds a space, tab, CR or LF (four C scans, no Python loop).
-    return (
-        buf.find(b" ", s, e) >= 0
-        or buf.find(b"\t", s, e) >= 0
-        or buf.find(b"\r", s, e) >= 0
-        or buf.find(b"\n", s, e) >= 0
-    )
 
 
 # Slots of the array `via` that _via_end fills for proxy.py (which has the same).
@@ -368,7 +354,12 @@ def _naddr(buf, i, end, multi, out, at):
     if i < end and buf[i] == _LT:
         us = i + 1
         ue = buf.find(b">", us, end)
-        if ue < 0 or _has_lws(buf, us, ue):
+        if ue < 0 or (  # no LWS inside <>: four C scans, no Python loop
+            buf.find(b" ", us, ue) >= 0
+            or buf.find(b"\t", us, ue) >= 0
+            or buf.find(b"\r", us, ue) >= 0
+            or buf.find(b"\n", us, ue) >= 0
+        ):
             raise SipError("bad address")
         ps = ue + 1
     else:
@@ -790,7 +781,7 @@ class Message:
         if known < 1024:  # known, untracked: its long name and its compact letter
             s = _NAME_SPAN[2 * known]
             e = _NAME_SPAN[2 * known + 1]
-            key = _key(_SPEC, s, e)
+            key = (e - s if e - s < 63 else 63) << 10 | (_SPEC[s] & 31) << 5 | (_SPEC[e - 1] & 31)
             letter = _KIND[known] & 127
             short = 1 << 10 | (letter & 31) << 5 | (letter & 31) if letter else -1
         else:

@@ -263,6 +263,37 @@ def test_initial_invites_are_logged():
     assert gate.status(MON_NOON)["last_unknown_source"] == STRANGER
 
 
+def test_stranger_refused_unread_as_decide_refuses_it():
+    # refuse_stranger(ip, raw bytes) is what the proxy asks before parsing while it
+    # knows no dialog: True only where decide(..., in_dialog=False) would give the
+    # same "not from the provider" drop, counted the same way.
+    gate = make_gate({"trusted": ["198.51.100.0/24"]}, MON_NOON)
+    home = gate.calllog
+    for method in ("OPTIONS", "REGISTER", "BYE", "INVITE"):
+        data = request(method).to_bytes()
+        for who in ("provider", "trusted", "stranger"):
+            ip = SOURCES[who]
+            before = dict(home.counters)
+            refused = gate.refuse_stranger(ip, memoryview(data))
+            assert refused == (who == "stranger" and method != "INVITE"), (method, who)
+            if refused:
+                after = dict(home.counters)
+                home.counters = before
+                gate.last_unknown_source = None
+                v = gate.decide(sip.parse(data), (ip, 5060), T0, False)
+                assert v is G._UNKNOWN_SOURCE and home.counters == after
+                assert gate.last_unknown_source == ip
+    # An INVITE: decide() logs the first from an address in a row; the next ones
+    # from it are refused unread.
+    invite = request().to_bytes()
+    assert not gate.refuse_stranger(STRANGER, invite) and not home.calls
+    assert gate.decide(sip.parse(invite), (STRANGER, 5060), T0, False) is G._SCANNER_CALL
+    n = home.counters["unknown_source"]
+    assert gate.refuse_stranger(STRANGER, invite) and len(home.calls) == 1
+    assert home.counters["unknown_source"] == n + 1
+    assert not gate.refuse_stranger("203.0.113.67", invite)
+
+
 def test_learned_provider_addresses_are_bounded():
     gate = make_gate(None, MON_NOON)
     for k in range(20):

@@ -31,6 +31,7 @@ class StandInGate:
         self.admits = 0
         self.decided = []
         self.providers_seen = []
+        self.unread = 0  # refused by refuse_stranger
 
     def admit(self, ip, now_ms):
         self.admits += 1
@@ -43,6 +44,13 @@ class StandInGate:
         if msg.method == b"INVITE" and source[0] == PROVIDER[0]:
             return self.verdict
         return Verdict(DROP, 0, "stranger")
+
+    def refuse_stranger(self, ip, data):
+        # As the real gate: anyone but the provider, except an INVITE (logged there).
+        if ip == PROVIDER[0] or bytes(data[:7]) == b"INVITE ":
+            return False
+        self.unread += 1
+        return True
 
     def provider_seen(self, ip):
         self.providers_seen.append(ip)
@@ -292,7 +300,10 @@ def test_scanners_and_strangers_get_nothing():
     bye = bye.replace(b"1 INVITE", b"1 BYE")
     assert not proxy.handle(bye, PROVIDER, NOW)
     assert proxy.gate.decided[-1] == (b"BYE", False)
+    # Garbage: a stranger's is refused unread, the provider's meets the parser.
     assert not proxy.handle(b"garbage\r\n\r\n", SCANNER, NOW)
+    assert proxy.stats["dropped_bad"] == 0 and proxy.gate.unread == 3
+    assert not proxy.handle(b"garbage\r\n\r\n", PROVIDER, NOW)
     assert proxy.stats["dropped_bad"] == 1
     assert not proxy.handle(b"\r\n\r\n", PROVIDER, NOW)
     assert proxy.stats["keepalives"] == 1
@@ -316,6 +327,50 @@ def test_refused_source_costs_no_parse_and_no_heap():
         finally:
             micropython.heap_unlock()
         assert not out and proxy.stats["dropped_admit"] == 101
+
+
+def test_strangers_refused_unread_while_no_dialog_is_known():
+    # Issue 8: with no dialog known, nothing in a stranger's request can change the
+    # gate's verdict, so it is refused before sip.parse (an INVITE excepted: the
+    # gate logs it). Responses, the provider's requests and, once a dialog exists,
+    # a stranger's BYE still go the full way.
+    from hushgate import proxy as proxy_mod
+
+    proxy = make_proxy()
+    parsed = []
+    real_parse = proxy_mod.sip.parse
+
+    def counting_parse(data, max_size=None):
+        parsed.append(bytes(data[:8]))
+        return real_parse(data, max_size)
+
+    proxy_mod.sip.parse = counting_parse
+    try:
+        options = inbound_invite(call_id=b"scan").replace(b"INVITE", b"OPTIONS")
+        register = options.replace(b"OPTIONS", b"REGISTER")
+        for data in (options, register, b"OPTIONS sip:x SIP/2.0\r\nbroken\r\n\r\n"):
+            assert not proxy.handle(data, SCANNER, NOW)
+            assert not proxy.handle(memoryview(data), SCANNER, NOW)
+        assert parsed == [] and proxy.gate.unread == 6 and proxy.gate.decided == []
+        assert proxy.stats["dropped_gate"] == 6 and proxy.stats["dropped_bad"] == 0
+        # The stand-in sends every INVITE to decide() (the real gate: see test_gate).
+        assert not proxy.handle(inbound_invite(call_id=b"scan"), SCANNER, NOW)
+        assert len(parsed) == 1 and proxy.gate.decided == [(b"INVITE", False)]
+        # A response from a stranger is parsed (and not ours: dropped).
+        ok = response(parse(inbound_invite(call_id=b"scan")), 200, b"OK")
+        assert not proxy.handle(ok, SCANNER, NOW) and len(parsed) == 2
+        assert proxy.stats["dropped_not_ours"] == 1
+        # The provider's OPTIONS meets decide() as before.
+        assert not proxy.handle(options, PROVIDER, NOW)
+        assert len(parsed) == 3 and proxy.gate.decided[-1] == (b"OPTIONS", False)
+        # A call let in: now a stranger's BYE may belong to it and goes the full way.
+        assert proxy.handle(inbound_invite(call_id=b"call"), PROVIDER, NOW)
+        bye = inbound_invite(call_id=b"call").replace(b"INVITE sip:", b"BYE sip:")
+        bye = bye.replace(b"1 INVITE", b"2 BYE")
+        assert proxy.handle(bye, SCANNER, NOW)
+        assert proxy.gate.decided[-1] == (b"BYE", True) and proxy.gate.unread == 6
+    finally:
+        proxy_mod.sip.parse = real_parse
 
 
 def test_dialog_table_bounded_and_expiring():

@@ -117,6 +117,9 @@ class BenchGate:
     def admit(self, ip, now_ms):
         return ip not in self.banned
 
+    def refuse_stranger(self, ip, data):
+        return False
+
     def decide(self, msg, source, now_ms, in_dialog):
         return self.forward
 
@@ -230,7 +233,10 @@ def cases(sip, proxy_mod):
     sources = ["198.51.100.%d" % n for n in range(1, 81)]
 
     def first_contact(data):
+        # With no call going on (the usual case under a scan): no dialog known.
         def run():
+            if real._dialogs:
+                real._dialogs.clear()
             n = state[1] = state[1] + 1
             real.handle(data, (sources[n % 80], 5061), n * 10000)
 

@@ -123,10 +123,29 @@ class Gate:
 
     # ---- decisions ----------------------------------------------------------------------
 
+    def refuse_stranger(self, ip, data):
+        """Before parsing, for a request (raw bytes or memoryview `data`) while the
+        proxy knows no dialog: True when decide() could only refuse it as not from
+        the provider, counted as decide() counts that. False for the provider's and
+        trusted addresses, and for an INVITE from an address other than the last one
+        logged: decide() logs that one with the caller's number and name."""
+        if ip in self._provider or (bool(self._trusted) and in_networks(ip, self._trusted)):
+            return False  # the same test as decide()'s `known`
+        if ip != self._last_scan_logged and len(data) > 7:
+            for i in range(7):
+                if data[i] != b"INVITE "[i]:
+                    break
+            else:
+                return False
+        self.calllog.count("unknown_source")
+        self.last_unknown_source = ip
+        return True
+
     def decide(self, msg, source, now_ms, in_dialog):
         """The verdict for one inbound request (never a retransmission)."""
         method = msg.method
         ip = source[0]
+        # (refuse_stranger() makes the same test before parsing.)
         known = ip in self._provider or (bool(self._trusted) and in_networks(ip, self._trusted))
         # A stranger's request outside any known dialog is the common case under a
         # scan: refused before any header is looked at. A stranger may only go on

@@ -131,9 +131,21 @@ class Proxy:
             return ()
         ata = self.ata
         from_ata = ata is not None and source[0] == ata[0]
-        if not from_ata and not self.gate.admit(source[0], now_ms):
-            stats["dropped_admit"] += 1
-            return ()
+        if not from_ata:
+            if not self.gate.admit(source[0], now_ms):
+                stats["dropped_admit"] += 1
+                return ()
+            # With no dialog known, a stranger's request (not a response: "SIP/") can
+            # only be refused by the gate, whatever it says: refused unread (issue 8:
+            # a scan costs no parse). The gate counts it as decide() would.
+            if (
+                not self._dialogs
+                and n > 8
+                and (data[0] != 83 or data[1] != 73 or data[2] != 80 or data[3] != 47)
+                and self.gate.refuse_stranger(source[0], data)
+            ):
+                stats["dropped_gate"] += 1
+                return ()
         me = self.me
         if self._me_host[0] is not me:
             host = me[0].encode()

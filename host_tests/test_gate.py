@@ -292,6 +292,24 @@ def test_stranger_refused_unread_as_decide_refuses_it():
     assert gate.refuse_stranger(STRANGER, invite) and len(home.calls) == 1
     assert home.counters["unknown_source"] == n + 1
     assert not gate.refuse_stranger("203.0.113.67", invite)
+    # Before parsing, under a scan: no heap (the counters exist by now). Without
+    # trusted networks: config.in_networks reads the address into a number, which
+    # allocates.
+    try:
+        from micropython import mem_total
+    except ImportError:
+        return
+    gate = make_gate(None, MON_NOON)
+    view = memoryview(request("OPTIONS").to_bytes())
+    gate.refuse_stranger(STRANGER, view)
+    before = mem_total()
+    for _ in range(20):
+        gate.refuse_stranger(STRANGER, view)
+        gate.refuse_stranger("203.0.113.67", view)
+        gate.refuse_stranger("203.0.113.67", invite)
+        gate.refuse_stranger(PROVIDER, view)
+    after = mem_total()
+    assert after == before, after - before
 
 
 def test_learned_provider_addresses_are_bounded():

@@ -73,6 +73,18 @@ def _crc(msg, known, crc):
     return crc32(memoryview(b)[s:e], crc)
 
 
+def _call_key(msg):
+    # What the dialog and verdict tables are keyed by: a 30-bit hash of the Call-ID
+    # (a small int on every port), so an entry costs a dict slot and no object (a
+    # bytes key each cost ~100 B: 32 dialogs of 44-byte Call-IDs held 3.6 KB).
+    # A collision is harmless: only the provider's addresses (and the ATA) reach
+    # these tables for new calls, strangers only as far as a known dialog lets
+    # them; at worst one request of another call is treated as in-dialog (the ATA
+    # still judges it, it has the real Call-ID) or meets the other INVITE's verdict
+    # only if CSeq, source and branch hash match as well.
+    return _crc(msg, _CALL_ID, 0) & 0x3FFFFFFF
+
+
 class Proxy:
     """Stateless SIP proxy logic. See docs/interfaces.md and docs/sip.md.
 
@@ -113,8 +125,8 @@ class Proxy:
             "dropped_memory": 0,
             "errors": 0,
         }
-        self._dialogs = {}  # Call-ID -> expiry ticks
-        self._verdicts = {}  # Call-ID -> [expiry, CSeq, branch hash, action, code, reason, ip]
+        self._dialogs = {}  # _call_key(msg) (Call-ID hash) -> expiry ticks
+        self._verdicts = {}  # same key -> [expiry, CSeq, branch hash, action, code, reason, ip]
         self._hash = 0
         self._hashed = None  # the message whose branch hash _hash is
         self._via = sip._ZEROS[:13]  # sip._V_SIZE
@@ -194,7 +206,7 @@ class Proxy:
         # INVITE's first copy), then answer, drop or forward to the ATA.
         stats = self.stats
         method = msg.method
-        call_id = msg.call_id
+        call_id = _call_key(msg)
         initial = method == b"INVITE" and not msg._h[_TO_TAG]
         seen = self._verdicts.get(call_id)
         if seen is not None and ticks_diff(now_ms, seen[0]) >= 0:
@@ -328,7 +340,7 @@ class Proxy:
             if status >= 200:
                 self.last_register = (now_ms, status)
         elif method == b"INVITE" and status >= 200:
-            call_id = msg.call_id
+            call_id = _call_key(msg)
             if call_id in self._dialogs:
                 ms = self.dialog_ms if status < 300 else self.dialog_end_ms
                 self._dialogs[call_id] = ticks_add(now_ms, ms)
@@ -393,7 +405,7 @@ class Proxy:
             return [(sip.response(msg, 483, b"Too Many Hops", self._to_tag(msg)), source)]
         # The dialog table: created by an initial INVITE (or, from the ATA, a
         # SUBSCRIBE or REFER), refreshed by in-dialog requests, shortened by BYE.
-        call_id = msg.call_id
+        call_id = _call_key(msg)
         table = self._dialogs
         ms = 0
         if method == b"BYE":

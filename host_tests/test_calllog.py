@@ -277,3 +277,21 @@ def test_file_code_is_loaded_only_while_it_runs():
     assert len(log.entries()) == 1
     assert "hushgate.calllogfile" not in sys.modules
     assert not hasattr(hushgate, "calllogfile")
+
+
+def test_counting_a_known_kind_takes_nothing_from_the_heap():
+    # A stranger's refused datagram is counted here; under a scan that is every
+    # datagram, so counting a kind already seen must not allocate (mem_total counts
+    # every byte ever allocated, frames included).
+    try:
+        from micropython import mem_total
+    except ImportError:
+        return  # CPython, or a port without the statistics
+    log = CallLog()
+    log.count("unknown_source")
+    before = mem_total()
+    for _ in range(50):
+        log.count("unknown_source")
+    after = mem_total()
+    assert after == before, after - before
+    assert log.counters["unknown_source"] == 51 and log.totals["unknown_source"] == 51

@@ -184,8 +184,12 @@ class CallLog:
         Scanners knock all day: these alone do not make the counters due for a write;
         they are saved with the next call, acknowledgement or clean stop.
         """
-        for counts in (self.counters, self.totals):
-            counts[kind] = counts.get(kind, 0) + n
+        # Written out, not a loop over a tuple of the two: a stranger's refused
+        # datagram comes through here and must not allocate (a new kind aside).
+        counts = self.counters
+        counts[kind] = counts.get(kind, 0) + n
+        counts = self.totals
+        counts[kind] = counts.get(kind, 0) + n
 
     def _newest(self):
         # The records (memoryviews of the ring, for _as_dict), newest first.

@@ -8,7 +8,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The heap tools/run uses on this 64-bit port (see the README's Figures).
-HEAP = os.environ.get("HUSHGATE_HEAP", "192k")
+HEAP = os.environ.get("HUSHGATE_HEAP", "224k")
 
 
 def test_firmware_runs_mixed_traffic_and_pages_without_growth():

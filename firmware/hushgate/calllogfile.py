@@ -4,26 +4,14 @@
 # None of it runs per call, so hushgate.calllog.CallLog's methods import it for the
 # call and each function here first drops the module again (from sys.modules and the
 # package; a call under way keeps what it uses): it costs heap only meanwhile.
-from hushgate.compat import const
+from hushgate.compat import const, forget
 
 _RECORD = const(96)  # hushgate.calllog's _RECORD: a const is not importable
 
 
-def _forget():
-    import sys
-
-    import hushgate
-
-    sys.modules.pop("hushgate.calllogfile", None)
-    try:
-        delattr(hushgate, "calllogfile")  # the package keeps it as an attribute too
-    except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
-        pass
-
-
 def load(log):
     """The counters file: totals and unseen survive a reboot (CallLog.__init__)."""
-    _forget()
+    forget("calllogfile")
     data, problem = log.store.read_json(log.file)
     if data is None and problem == log.file + " is missing":
         problem = ""  # first boot
@@ -44,7 +32,7 @@ def load(log):
 
 def save(log):
     """CallLog.save()'s work, once there is something to write: True if written."""
-    _forget()
+    forget("calllogfile")
     data = {"version": 1, "totals": log.totals, "unseen": log.unseen}
     try:
         log.store.write_json(log.file, data)
@@ -59,7 +47,7 @@ def save(log):
 
 def resize(log, size):
     """CallLog.resize()'s work: a new bound, the newest entries that fit kept."""
-    _forget()
+    forget("calllogfile")
     keep = log._newest()[:size]
     ring = bytearray(size * _RECORD)
     at = len(keep) * _RECORD

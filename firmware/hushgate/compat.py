@@ -31,6 +31,24 @@ except AttributeError:
         return ((end - start + _TICKS_HALF) % _TICKS_PERIOD) - _TICKS_HALF
 
 
+def forget(*names):
+    """Drop the lazily loaded modules hushgate.<name> until they are needed again.
+
+    What runs rarely lives in modules loaded for the call; this lets their heap go.
+    Only useful when nothing else holds such a module or one of its functions.
+    """
+    import sys
+
+    import hushgate
+
+    for name in names:
+        sys.modules.pop("hushgate." + name, None)
+        try:
+            delattr(hushgate, name)  # the package keeps its submodules as attributes too
+        except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
+            pass
+
+
 def sleep_ms(ms):
     """An awaitable that sleeps ms milliseconds (asyncio.sleep_ms where it exists)."""
     # asyncio is imported here, not at the top: it costs ~5 KB of heap, which users

@@ -140,14 +140,6 @@ def release():
 
     Only useful when nothing else holds those modules or one of their functions.
     """
-    import sys
+    from hushgate.compat import forget
 
-    import hushgate
-
-    for name in ("configfile", "rules", "tzparse"):
-        sys.modules.pop("hushgate." + name, None)
-        try:
-            # The package keeps its submodules as attributes too.
-            delattr(hushgate, name)
-        except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
-            pass
+    forget("configfile", "rules", "tzparse")

@@ -7,7 +7,7 @@
 # package; a call under way keeps what it uses): it costs heap only meanwhile.
 import sys
 
-from hushgate.compat import const
+from hushgate.compat import const, forget
 
 # hushgate.gate's QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING.
 _OFF = const(0)
@@ -19,19 +19,9 @@ _DAY = const(1440)
 _MORNING = const(420)  # 07:00: the end of "quiet until morning" without a schedule
 
 
-def _forget():
-    import hushgate
-
-    sys.modules.pop("hushgate.gatecontrol", None)
-    try:
-        delattr(hushgate, "gatecontrol")  # the package keeps it as an attribute too
-    except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
-        pass
-
-
 def start(gate, config, calllog, clock):
     """Gate.__init__'s work."""
-    _forget()
+    forget("gatecontrol")
     from hushgate.limiter import Limiter
 
     gate.calllog = calllog
@@ -54,7 +44,7 @@ def start(gate, config, calllog, clock):
 
 def configure(gate, config):
     """Gate.configure()'s work: a new validated config."""
-    _forget()
+    forget("gatecontrol")
     # The tables are compiled by rules.configure_gate (through configfile), with the
     # validation code: loaded for the moment and released again unless it was
     # loaded already.
@@ -79,7 +69,7 @@ def configure(gate, config):
 def set_provider_addresses(gate, ips):
     """Gate.set_provider_addresses()'s work: the addresses of the latest DNS answer
     (None: the same answer, after the learned addresses changed), and the learned."""
-    _forget()
+    forget("gatecontrol")
     if ips is not None:
         gate._dns = list(ips)[: gate.dns_size]
     provider = {}
@@ -91,7 +81,7 @@ def set_provider_addresses(gate, ips):
 
 def provider_seen(gate, ip):
     """Gate.provider_seen()'s work for an address that was not the last learned."""
-    _forget()
+    forget("gatecontrol")
     learned = gate._learned
     if ip in learned:
         learned.remove(ip)
@@ -117,7 +107,7 @@ def _window_end(gate, w):
 def morning(gate, utc):
     """The end of the quiet window covering utc, else of the next one, or the next
     07:00 without a schedule (or when quiet never ends)."""
-    _forget()
+    forget("gatecontrol")
     intervals = gate._intervals
     lt = gate.tz.localtime(utc)
     minute = lt[3] * 60 + lt[4]
@@ -142,7 +132,7 @@ def morning(gate, utc):
 
 def set_quiet(gate, mode, utc):
     """Gate.set_quiet()'s work."""
-    _forget()
+    forget("gatecontrol")
     if mode not in (_OFF, _ON, _UNTIL_MORNING):
         raise ValueError("quiet mode %r" % (mode,))
     if utc is None:
@@ -156,7 +146,7 @@ def set_quiet(gate, mode, utc):
 
 def status(gate, utc):
     """Gate.status()'s work: what the web page and the LED show."""
-    _forget()
+    forget("gatecontrol")
     if utc is None:
         utc = gate.clock.utc()
     # quiet_now() speaks as the call log does; the page and the LED know these names.

@@ -9,27 +9,15 @@
 import os
 
 from hushgate import config as _config
-from hushgate.compat import const, sleep_ms, ticks_diff, ticks_ms
+from hushgate.compat import const, forget, sleep_ms, ticks_diff, ticks_ms
 
 _SIP_PORT = const(5060)
 _WEB_PORT = const(80)
 
 
-def _forget():
-    import sys
-
-    import hushgate
-
-    sys.modules.pop("hushgate.netsetup", None)
-    try:
-        delattr(hushgate, "netsetup")  # the package keeps it as an attribute too
-    except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
-        pass
-
-
 def static_address(config):
     """net.static_address()'s work."""
-    _forget()
+    forget("netsetup")
     value = config.get("net_address") or "dhcp"
     if value == "dhcp":
         return None
@@ -53,7 +41,7 @@ def static_address(config):
 def check_setting(key, value, errors):
     """config.json's check of one of the board's own settings: appends a message
     naming key and value to errors, returns the value to keep."""
-    _forget()
+    forget("netsetup")
     # Empty means the default (what network_up and ntp use for it anyway): the
     # settings form sends every field, and one left empty must not stop a save.
     if value == "":
@@ -85,7 +73,7 @@ def check_setting(key, value, errors):
 def options(board):
     """Board.options()'s work, the first time: the board's settings registered, the
     state folder made, board._opts set."""
-    _forget()
+    forget("netsetup")
     from hushgate.net import _check_setting
 
     # The board's own settings join config.json's (docs/boards.md): the app calls
@@ -114,7 +102,7 @@ def options(board):
 
 async def network_up(board, config, log):
     """Board.network_up()'s work."""
-    _forget()
+    forget("netsetup")
     log = log or board.log
     board._config = config
     ip = None
@@ -158,7 +146,7 @@ async def network_up(board, config, log):
 def restart(board, reason):
     """Board.restart()'s work: note why (atomically: temporary file, rename), then
     reset the board."""
-    _forget()
+    forget("netsetup")
     board.log("net: restarting: " + reason)
     path = board.state_dir + "/reset.txt"
     try:
@@ -174,7 +162,7 @@ def restart(board, reason):
 
 def last_reset(board):
     """Board.last_reset()'s work."""
-    _forget()
+    forget("netsetup")
     path = board.state_dir + "/reset.txt"
     reason = None
     try:

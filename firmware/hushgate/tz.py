@@ -60,11 +60,9 @@ class TZ:
             parsed = parse_tz(posix)
         finally:
             if not loaded:
-                import hushgate
+                from hushgate.compat import forget
 
-                sys.modules.pop("hushgate.tzparse", None)
-                if hasattr(hushgate, "tzparse"):
-                    delattr(hushgate, "tzparse")  # the package keeps it as an attribute too
+                forget("tzparse")
         self.posix, self.std_name, self.std_offset, self.dst_name, self.dst_offset = parsed[:5]
         self._start, self._end = parsed[5:]
         # One year's transitions, cached: [first_day, next_first_day) of the UTC year

@@ -2,7 +2,7 @@
 # (a button press, a config change), so TZ.to_utc imports this module for the call
 # and to_utc first drops it again (from sys.modules and the package; the call under
 # way keeps what it uses): it costs heap only meanwhile.
-from hushgate.compat import const
+from hushgate.compat import const, forget
 from hushgate.tz import days_from_civil
 
 _DAY = const(86400)
@@ -11,15 +11,7 @@ _HOUR = const(3600)
 
 def to_utc(tz, year, month, mday, hour, minute, second=0):
     """TZ.to_utc()'s work: the UTC instant of a local wall time in zone tz."""
-    import sys
-
-    import hushgate
-
-    sys.modules.pop("hushgate.tzwall", None)
-    try:
-        delattr(hushgate, "tzwall")  # the package keeps it as an attribute too
-    except (AttributeError, KeyError):  # KeyError: MicroPython, when it is not there
-        pass
+    forget("tzwall")
     if not 1 <= month <= 12:
         raise ValueError("month %r is not within 1..12" % (month,))
     days = days_from_civil(year, month, 1) + mday - 1

@@ -147,8 +147,10 @@ class Endpoint:
                 # allocation (and its collection) on every datagram.
                 self._lean -= 1
                 return self._small_read()
-            # recvfrom needs its whole buffer as one free block for a moment (the
-            # result shrinks to the datagram's size at once).
+            # No preallocated receive buffer: MicroPython's sockets (lwIP and the
+            # unix port) have no recvfrom_into, and readinto gives no sender. So
+            # recvfrom, the cheapest path measured: it needs its whole buffer as one
+            # free block for a moment (the result shrinks to the datagram at once).
             return self.sock.recvfrom(self.max_size + 1)
         except OSError:
             return None  # nothing queued (EAGAIN), or an ICMP error reported on this read

@@ -14,9 +14,17 @@ that is bytecode and would move to flash.
 Exits non-zero on a MemoryError, on growth, or on failed web requests.
 
     .venv/bin/python tools/bench_memory.py [--heap 110k] [--datagrams 10000] [--pages 100]
+
+`--vm wasm32` runs the same workload on a 32-bit MicroPython instead (the unix port
+is 64-bit: objects and pointers twice an ESP32's): the webassembly port from npm,
+pinned in tools/bench/wasm32 (`cd tools/bench/wasm32 && npm ci`; needs Node.js).
+That port collects garbage only between calls from JavaScript, so the workload runs
+there as small steps (tools/bench/wasm32/memory_wasm.py says how): the figures after
+import, start and run are exact; its peaks are bounds.
 """
 
 import argparse
+import ast
 import os
 import shutil
 import subprocess
@@ -56,6 +64,59 @@ def run_mp(args, libdir, heap):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", libdir, BENCH]))
     cmd = [micropython(), "-X", "heapsize=" + heap] + args
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+WASM = os.path.join(BENCH, "wasm32")
+WASM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
+WASM_KEYS = (
+    ("peak", "peak (upper bound: + one step's garbage)"),
+    ("peak_live", "peak (lower bound: live between steps)"),
+    ("peak_settings", "peak_settings (upper bound)"),
+    ("peak_settings_live", "peak_settings (lower bound)"),
+)
+
+
+def heap_bytes(text):
+    text = text.strip().lower()
+    scale = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
+    return int(text.rstrip("km")) * scale
+
+
+def bench_modules():
+    """memory_mp.py's PHASE_MODULES and WEB_MODULES: the wasm32 run imports the same."""
+    with open(os.path.join(BENCH, "memory_mp.py")) as f:
+        tree = ast.parse(f.read())
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("PHASE_MODULES", "WEB_MODULES"):
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found["PHASE_MODULES"], found["WEB_MODULES"]
+
+
+def wasm_version():
+    """The installed npm package's version; exits saying how to install what is missing."""
+    node = shutil.which("node")
+    if not node:
+        sys.exit("--vm wasm32 needs Node.js >= 18 (Debian: apt-get install nodejs npm)")
+    manifest = os.path.join(WASM, "node_modules", WASM_PACKAGE, "package.json")
+    if not os.path.exists(manifest):
+        sys.exit(
+            "--vm wasm32 needs the npm package %s: cd %s && npm ci"
+            % (WASM_PACKAGE, os.path.relpath(WASM))
+        )
+    with open(manifest) as f:
+        import json
+
+        return node, json.load(f)["version"]
+
+
+def run_wasm(node, libdir, heap, datagrams, pages, saves):
+    phase, web = bench_modules()
+    cmd = [node, os.path.join(WASM, "run.mjs"), str(heap_bytes(heap)), libdir]
+    cmd += [",".join(phase), ",".join(web), str(datagrams), str(pages), str(saves)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -112,13 +173,28 @@ def main():
         default=os.path.join(ROOT, "build", "bench-memory"),
         help="folder the firmware is compiled into (%(default)s)",
     )
+    ap.add_argument(
+        "--vm",
+        choices=("unix", "wasm32"),
+        default="unix",
+        help="unix: the MicroPython unix port from PyPI (64-bit, the default); "
+        "wasm32: the webassembly port from npm (32-bit, as the boards)",
+    )
     args = ap.parse_args()
+    if args.vm == "wasm32":
+        node, version = wasm_version()
 
     libdir = os.path.abspath(args.build)
     build.build("host", libdir)
     build.compile_file(
         build.mpy_cross(), os.path.join(BENCH, "workload.py"), os.path.join(libdir, "workload.mpy")
     )
+    if args.vm == "wasm32":
+        return report_wasm(
+            run_wasm(node, libdir, args.heap, args.datagrams, args.pages, args.saves),
+            version,
+            args,
+        )
     with tempfile.TemporaryDirectory(prefix="hushgate-mem-") as state:
         code, out = run_mp(
             [
@@ -196,6 +272,70 @@ def main():
                     kb(image),
                 )
             )
+    for failure in failures:
+        print("FAIL:", failure)
+    return 1 if failures else 0
+
+
+def report_wasm(result, version, args):
+    code, out = result
+    figures = parse(out)
+    print(
+        "32-bit (MicroPython webassembly port, npm %s %s), heap %s, "
+        "modules compiled with mpy-cross" % (WASM_PACKAGE, version, args.heap)
+    )
+    for line in out.splitlines():
+        if line.startswith("import "):
+            name, _, value = line[7:].rpartition(" ")
+            print("  import %-22s %9s" % (name, kb(int(value))))
+    failures = []
+    if code != 0 or "MemoryError" in out:
+        failures.append("the run ended with exit %s:\n%s" % (code, out[-2000:]))
+    labels = dict(WASM_KEYS)
+    for key in (
+        "after_import_own",
+        "after_import_all",
+        "after_start",
+        "peak",
+        "peak_live",
+        "after_run",
+        "peak_settings",
+        "peak_settings_live",
+        "after_settings",
+    ):
+        if key in figures:
+            goal = GOALS.get(key[:-5] if key.endswith("_live") else key)
+            note = ""
+            if goal:
+                note = "goal <= %s: %s" % (kb(goal), "met" if figures[key] <= goal else "MISSED")
+            print("%-18s %9s   %s" % (key, kb(figures[key]), labels.get(key, "") or note))
+            if goal and key in labels:
+                print("%-18s %9s   %s" % ("", "", note))
+    marks = [figures[k] for k in sorted(figures) if k.startswith("datagrams_")]
+    if marks:
+        first = figures.get("datagrams_1000")
+        last = figures.get("datagrams_%d" % (1000 * len(marks)))
+        print(
+            "heap after 1st / last thousand datagrams: %s / %s (growth %d bytes)"
+            % (kb(first), kb(last), last - first)
+        )
+        if last - first > GROWTH_SLACK:
+            failures.append("heap grew by %d bytes over %d datagrams" % (last - first, len(marks)))
+    for line in out.splitlines():
+        if line.startswith("heap_exceeded "):
+            failures.append("a fixed %s heap would have run out: %s" % (args.heap, line[14:]))
+        if line.startswith("heap_grew_in "):
+            print(
+                "note: the heap grew in a %s: a fixed heap would have run out unless "
+                "collected inside that step, which this port cannot do; "
+                "fit not checked after it" % line[13:]
+            )
+    for key, total in (("web_errors", "web_requests"), ("settings_errors", "settings_requests")):
+        if figures.get(key) or total not in figures:
+            failures.append(
+                "%s of %s requests failed" % (figures.get(key, "all"), figures.get(total, "the"))
+            )
+    print("frozen/ROMFS estimate: not measured on this VM (see the unix port's run)")
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0

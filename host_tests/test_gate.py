@@ -266,32 +266,56 @@ def test_initial_invites_are_logged():
 def test_stranger_refused_unread_as_decide_refuses_it():
     # refuse_stranger(ip, raw bytes) is what the proxy asks before parsing while it
     # knows no dialog: True only where decide(..., in_dialog=False) would give the
-    # same "not from the provider" drop, counted the same way.
-    gate = make_gate({"trusted": ["198.51.100.0/24"]}, MON_NOON)
-    home = gate.calllog
-    for method in ("OPTIONS", "REGISTER", "BYE", "INVITE"):
-        data = request(method).to_bytes()
+    # same "not from the provider" drop, counted and logged the same way (a
+    # stranger's INVITE too: its caller read from the From line alone; a
+    # stranger's P-Asserted-Identity is not believed).
+    pai = '"Front Desk" <sip:+33 1 47 31 03 70@sip.example.net>'
+    invites = (
+        {},
+        {"pai": pai},
+        {"frm": '"John Doe"<sip:4000@198.51.100.20>;tag=3665d3e0'},
+        {"frm": "<sip:%2B33-6-12-34-56-78@h>;tag=9"},
+        {"frm": '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=x'},
+    )
+    # Datagrams, not Messages: the heap of MicroPython's test run is small.
+    cases = [(m, request(m).to_bytes()) for m in ("OPTIONS", "REGISTER", "BYE")]
+    cases += [("INVITE", request(**kw).to_bytes()) for kw in invites]
+    unread = make_gate({"trusted": ["198.51.100.0/24"]}, MON_NOON)
+    parsed = make_gate({"trusted": ["198.51.100.0/24"]}, MON_NOON)
+    for method, data in cases:
         for who in ("provider", "trusted", "stranger"):
             ip = SOURCES[who]
-            before = dict(home.counters)
-            refused = gate.refuse_stranger(ip, memoryview(data))
-            assert refused == (who == "stranger" and method != "INVITE"), (method, who)
+            for gate in (unread, parsed):  # as new
+                gate.calllog.calls.clear()
+                gate.calllog.counters.clear()
+                gate._last_scan_logged = gate.last_unknown_source = None
+            refused = unread.refuse_stranger(ip, memoryview(data))
+            assert refused == (who == "stranger"), (method, who)
             if refused:
-                after = dict(home.counters)
-                home.counters = before
-                gate.last_unknown_source = None
-                v = gate.decide(sip.parse(data), (ip, 5060), T0, False)
-                assert v is G._UNKNOWN_SOURCE and home.counters == after
-                assert gate.last_unknown_source == ip
-    # An INVITE: decide() logs the first from an address in a row; the next ones
-    # from it are refused unread.
+                v = parsed.decide(sip.parse(data), (ip, 5060), T0, False)
+                assert v is (G._SCANNER_CALL if method == "INVITE" else G._UNKNOWN_SOURCE)
+                assert unread.calllog.counters == parsed.calllog.counters
+                assert unread.calllog.calls == parsed.calllog.calls, data
+                assert unread.last_unknown_source == parsed.last_unknown_source == ip
+    del cases, unread, parsed, gate  # room on MicroPython's small test heap
+    gate = make_gate(None, MON_NOON)
+    home = gate.calllog
+    # One log line per scanning address in a row; the next INVITEs refused unlogged.
     invite = request().to_bytes()
-    assert not gate.refuse_stranger(STRANGER, invite) and not home.calls
-    assert gate.decide(sip.parse(invite), (STRANGER, 5060), T0, False) is G._SCANNER_CALL
+    assert gate.refuse_stranger(STRANGER, invite) and len(home.calls) == 1
     n = home.counters["unknown_source"]
     assert gate.refuse_stranger(STRANGER, invite) and len(home.calls) == 1
     assert home.counters["unknown_source"] == n + 1
-    assert not gate.refuse_stranger("203.0.113.67", invite)
+    # A From that only a full parse reads right (folded onto a second line), or
+    # none: left to decide(), which logs it (with its From, not its asserted
+    # identity) or drops it after parse().
+    folded = invite.replace(b'From: "Alice"', b'From: "Alice"\r\n ')
+    for odd in (folded, invite.replace(b"\r\nFrom:", b"\r\nX-From:")):
+        assert not gate.refuse_stranger("203.0.113.99", odd)
+    assert len(home.calls) == 1
+    folded = request(pai=pai, frm='"Alice"\r\n <sip:0612345678@h>;tag=1')
+    assert gate.decide(folded, ("203.0.113.99", 5060), T0, False) is G._SCANNER_CALL
+    assert home.calls[1][1:4] == ("0612345678", "Alice", "203.0.113.99")
     # Before parsing, under a scan: no heap (the counters exist by now). Without
     # trusted networks: config.in_networks reads the address into a number, which
     # allocates.
@@ -302,6 +326,7 @@ def test_stranger_refused_unread_as_decide_refuses_it():
     gate = make_gate(None, MON_NOON)
     view = memoryview(request("OPTIONS").to_bytes())
     gate.refuse_stranger(STRANGER, view)
+    gate.refuse_stranger("203.0.113.67", invite)  # logged once, then refused unread
     before = mem_total()
     for _ in range(20):
         gate.refuse_stranger(STRANGER, view)

@@ -128,17 +128,31 @@ class Gate:
         proxy knows no dialog: True when decide() could only refuse it as not from
         the provider, counted as decide() counts that. False for the provider's and
         trusted addresses, and for an INVITE from an address other than the last one
-        logged: decide() logs that one with the caller's number and name."""
+        logged: it is logged here as decide() would log it, with the number and name
+        read from its From line alone, or left to decide() when From needs a full
+        parse."""
         if ip in self._provider or (bool(self._trusted) and in_networks(ip, self._trusted)):
             return False  # the same test as decide()'s `known`
+        # (Few locals: a frame this small stays off the heap.)
         if ip != self._last_scan_logged and len(data) > 7:
             for i in range(7):
                 if data[i] != b"INVITE "[i]:
                     break
             else:
-                return False
+                if not self._log_scan(ip, data):
+                    return False
         self.calllog.count("unknown_source")
         self.last_unknown_source = ip
+        return True
+
+    def _log_scan(self, ip, data):
+        # A stranger's INVITE logged from its From line alone; False when From needs
+        # a full parse (decide() logs it then).
+        caller = sip.peek_from(data if isinstance(data, bytes) else bytes(data))
+        if caller is None:
+            return False
+        self._last_scan_logged = ip
+        self.calllog.record(self.clock.utc(), caller[0], caller[1], ip, _SCANNER_CALL)
         return True
 
     def decide(self, msg, source, now_ms, in_dialog):
@@ -159,8 +173,12 @@ class Gate:
                 return _UNKNOWN_SOURCE
             # One line in the call log per scanning address in a row: a scanner
             # that keeps knocking cannot push the real calls out of the log.
+            # Logged with its From: a stranger's P-Asserted-Identity is not believed
+            # (RFC 3325 section 5: only from within the trust domain, the provider).
             self._last_scan_logged = ip
-            self._record(msg, ip, sip.caller_number(msg), _SCANNER_CALL, self.clock.utc())
+            frm = msg.name_addr(b"from")
+            number = sip.addr_number(frm)
+            self.calllog.record(self.clock.utc(), number, frm.display, ip, _SCANNER_CALL)
             return _SCANNER_CALL
         if in_dialog:
             # Also a new transaction of a call already let through (the INVITE
@@ -230,20 +248,15 @@ class Gate:
         self._record(msg, ip, number, verdict, utc, name)
         return verdict
 
-    def _record(self, msg, ip, number, verdict, utc, name=None):
-        # name: From's display name when the caller has taken From apart already.
+    def _record(self, msg, ip, number, verdict, utc, name):
+        # name: From's display name, unless P-Asserted-Identity has one (the
+        # provider's: decide() records a stranger's call with its From alone).
         try:
             addr = msg.name_addr(b"p-asserted-identity")
         except sip.SipError:
             addr = None
         if addr is not None and addr.display:
             name = addr.display
-        elif name is None:
-            try:
-                addr = msg.name_addr(b"from")
-            except sip.SipError:
-                addr = None
-            name = addr.display if addr is not None else ""
         self.calllog.record(utc, number, name, ip, verdict)
 
     def _scanner(self, msg, frm, to, display):

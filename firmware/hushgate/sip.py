@@ -1054,7 +1054,10 @@ def peek_from(data):
                 ne = colon
                 while ne > i and _CLASS[data[ne - 1]] & _LWS:
                     ne -= 1
-                if ne > i and _header_id(data, i, ne) == _FROM:
+                n = ne - i
+                if (n == 4 and data.startswith(b"From", i)) or (
+                    (n == 1 or n == 4) and _header_id(data, i, ne) == _FROM
+                ):
                     if e < he and _CLASS[data[e + 2]] & _LWS:
                         return None  # folded onto the next line
                     vs = _skip(data, colon + 1, e, _LWS)

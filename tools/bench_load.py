@@ -424,6 +424,23 @@ def flood(peer, target, sources, count, rate, send_core, recv_core, mem=None):
     return result
 
 
+def print_latency(lat):
+    print("added latency of a forwarded INVITE (INVITE -> 180, ms):")
+    d_med, d_p99 = lat["direct"][0], lat["direct"][1]
+    print("  direct path: median %.3f p99 %.3f (%d calls)" % (d_med, d_p99, lat["direct"][2]))
+    added = {}
+    for name in ("hushgate", "kamailio"):
+        med, p99, n, lost = lat[name]
+        added[name] = med - d_med
+        print(
+            "  %-9s median +%.3f p99 +%.3f (%d answered, %d lost)"
+            % (name, med - d_med, p99 - d_p99, n, lost)
+        )
+    if added["kamailio"] > 0:
+        ratio = added["hushgate"] / added["kamailio"]
+        print("  ratio hushgate/kamailio (median added): %.2f" % ratio)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datagrams", type=int, default=100000)
@@ -439,6 +456,11 @@ def main():
         "--heap",
         default=os.environ.get("HUSHGATE_HEAP", "224k"),
         help="hushgate's MicroPython heap (-X heapsize; default tools/run's, 224k)",
+    )
+    ap.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="measure only the added latency of a forwarded INVITE (no floods)",
     )
     args = ap.parse_args()
     for tool in ("kamailio", "sipp", "taskset"):
@@ -502,6 +524,11 @@ def main():
             )
         echo.kill()
         echo.wait()
+        if args.latency_only:
+            version = kamailio_version()
+            print("hushgate (heap %s) beside Kamailio %s, same run" % (args.heap, version))
+            print_latency(lat)
+            return 0
         uas = Sipp("uas", ["-sn", "uas", "-i", ATA[0], "-p", str(ATA[1]), "-timeout", "900"])
         time.sleep(0.5)
 
@@ -572,22 +599,7 @@ def main():
                 )
             )
         print()
-        print("added latency of a forwarded INVITE (INVITE -> 180, ms):")
-        d_med, d_p99 = lat["direct"][0], lat["direct"][1]
-        print("  direct path: median %.3f p99 %.3f (%d calls)" % (d_med, d_p99, lat["direct"][2]))
-        added = {}
-        for name in ("hushgate", "kamailio"):
-            med, p99, n, lost = lat[name]
-            added[name] = med - d_med
-            print(
-                "  %-9s median +%.3f p99 +%.3f (%d answered, %d lost)"
-                % (name, med - d_med, p99 - d_p99, n, lost)
-            )
-        if added["kamailio"] > 0:
-            print(
-                "  ratio hushgate/kamailio (median added): %.2f"
-                % (added["hushgate"] / added["kamailio"])
-            )
+        print_latency(lat)
         print()
         print("memory:")
         samples = [v for _w, _l, r in rows for v in r.get("heap_samples", [])]

@@ -321,9 +321,13 @@ def report_wasm(result, version, args):
         )
         if last - first > GROWTH_SLACK:
             failures.append("heap grew by %d bytes over %d datagrams" % (last - first, len(marks)))
+    exceeded = [line[14:] for line in out.splitlines() if line.startswith("heap_exceeded ")]
+    if exceeded:
+        failures.append(
+            "a fixed %s heap would have run out: %d times, first at %s"
+            % (args.heap, len(exceeded), exceeded[0])
+        )
     for line in out.splitlines():
-        if line.startswith("heap_exceeded "):
-            failures.append("a fixed %s heap would have run out: %s" % (args.heap, line[14:]))
         if line.startswith("heap_grew_in "):
             print(
                 "note: the heap grew in a %s: a fixed heap would have run out unless "

@@ -1,0 +1,103 @@
+# The app's SIP loop over a stand-in endpoint and proxy: in which order a call is
+# forwarded and written to the console, and that a datagram the proxy chokes on
+# stops nothing.
+import asyncio
+
+import pytest
+
+from hushgate import app as app_module
+from hushgate.gate import Verdict
+
+
+class _OutOfWakeupsError(Exception):
+    pass
+
+
+class _Endpoint:
+    """Wake-ups, each a list of datagrams queued at once; records what the loop does."""
+
+    burst = 32
+
+    def __init__(self, events, wakeups):
+        self.events = events
+        self.wakeups = list(wakeups)
+        self.queue = []
+        self.source = None
+
+    async def readable(self):
+        if not self.wakeups:
+            raise _OutOfWakeupsError()
+        self.queue = list(self.wakeups.pop(0))
+
+    def queued(self):
+        self.events.append("queued?")
+        return bool(self.queue)
+
+    def read(self):
+        if not self.queue:
+            self.events.append("read: none")
+            return None
+        data = self.queue.pop(0)
+        self.events.append("read " + data.decode())
+        self.source = ("127.0.0.2", 5060)
+        return data
+
+    def send(self, data, address):
+        self.events.append("send " + data.decode())
+
+
+class _Proxy:
+    """Logs a call for an INVITE (as the gate does) and forwards every datagram."""
+
+    def __init__(self, calls):
+        self.calls = calls
+        self.stats = {}
+
+    def handle(self, data, source, now):
+        if data == b"bad":
+            raise ValueError("choked")
+        if data.startswith(b"INVITE"):
+            self.calls.record(None, "0033147310370", "Caller", source[0], Verdict(0, 0, "rang"))
+        return [(b"fwd " + data, ("127.0.0.4", 5060))]
+
+
+def _run(wakeups, monkeypatch):
+    events = []
+    monkeypatch.setattr(app_module, "log", lambda text: events.append(text))
+    app = object.__new__(app_module.App)
+    app.log = app_module._ConsoleCallLog()
+    app.proxy = _Proxy(app.log)
+    app.endpoint = _Endpoint(events, wakeups)
+    app.last_error = None
+    with pytest.raises(_OutOfWakeupsError):
+        asyncio.run(app.sip_loop())
+    return app, events
+
+
+def test_a_call_line_is_written_after_its_invite_is_forwarded(monkeypatch):
+    app, events = _run([[b"INVITE 1"]], monkeypatch)
+    assert events[:2] == ["read INVITE 1", "send fwd INVITE 1"]
+    assert events[2].startswith("call: clock unset from 0033147310370 'Caller' at 127.0.0.2")
+    assert app.log.held is False and not app.log._lines  # reset when the loop ends
+
+
+def test_a_datagram_that_raises_stops_neither_the_loop_nor_the_line(monkeypatch):
+    app, events = _run([[b"bad", b"INVITE 2"]], monkeypatch)
+    assert app.proxy.stats["errors"] == 1 and "choked" in app.last_error
+    assert "send fwd INVITE 2" in events
+    assert any(e.startswith("call: ") for e in events)
+
+
+def test_lines_wait_for_the_loop_only_while_it_holds_them(monkeypatch):
+    lines = []
+    monkeypatch.setattr(app_module, "log", lines.append)
+    calls = app_module._ConsoleCallLog()
+    verdict = Verdict(0, 0, "rang")
+    calls.record(None, "1", "", "127.0.0.2", verdict)
+    assert len(lines) == 1  # outside the SIP loop: at once
+    calls.held = True
+    for n in range(app_module._HELD_LINES + 2):
+        calls.record(None, str(n), "", "127.0.0.2", verdict)
+    assert len(lines) == 1 + 2 and len(calls._lines) == app_module._HELD_LINES  # bounded
+    calls.flush()
+    assert len(lines) == 1 + app_module._HELD_LINES + 2 and not calls._lines

@@ -1,6 +1,6 @@
-# The app's SIP loop over a stand-in endpoint and proxy: in which order a call is
-# forwarded and written to the console, and that a datagram the proxy chokes on
-# stops nothing.
+# The app's SIP loop over a stand-in endpoint and proxy: what a wake-up reads, in
+# which order a call is forwarded and written to the console, and that a datagram the
+# proxy chokes on stops nothing.
 import asyncio
 
 import pytest
@@ -79,6 +79,19 @@ def test_a_call_line_is_written_after_its_invite_is_forwarded(monkeypatch):
     assert events[:2] == ["read INVITE 1", "send fwd INVITE 1"]
     assert events[2].startswith("call: clock unset from 0033147310370 'Caller' at 127.0.0.2")
     assert app.log.held is False and not app.log._lines  # reset when the loop ends
+
+
+def test_a_lone_datagram_costs_no_read_that_finds_none(monkeypatch):
+    _app, events = _run([[b"INVITE 1"], [b"SIP/2.0 180"]], monkeypatch)
+    assert "read: none" not in events
+    assert events.count("queued?") == 2  # once per wake-up, after its first datagram
+
+
+def test_a_burst_is_read_until_none_is_left(monkeypatch):
+    _app, events = _run([[b"OPTIONS %d" % i for i in range(5)]], monkeypatch)
+    reads = [e for e in events if e.startswith("read")]
+    assert reads == ["read OPTIONS %d" % i for i in range(5)] + ["read: none"]
+    assert events.count("queued?") == 1
 
 
 def test_a_datagram_that_raises_stops_neither_the_loop_nor_the_line(monkeypatch):

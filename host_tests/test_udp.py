@@ -277,3 +277,43 @@ def test_no_room_to_send_is_counted():
     ep._to_socket = _NoRoomCache()
     ep.send(b"x", ("127.0.0.5", 5060))
     assert ep.send_errors == 1
+
+
+def test_queued_without_a_poller_leaves_it_to_read():
+    # A stand-in socket cannot be polled (nor can any socket on CPython): queued()
+    # then says "perhaps", and read() tells.
+    ep = _endpoint()
+    assert ep.queued() is True and ep.read() is None
+
+
+def test_queued_tells_a_waiting_datagram_without_reading_it():
+    import socket
+
+    address = ("127.0.0.1", 47183)
+    ep = udp.Endpoint(address)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        if ep._poller is None:
+            return  # CPython: no ipoll, see the test above
+        try:
+            from micropython import heap_lock, heap_unlock
+        except ImportError:
+            heap_lock = heap_unlock = lambda: None
+        ep.queued()
+        heap_lock()  # asking takes nothing from the heap, unlike a read that finds none
+        try:
+            empty = ep.queued()
+        finally:
+            heap_unlock()
+        assert empty is False
+        sender.sendto(b"OPTIONS", udp.address_to_sockaddr(address) if ep.raw else address)
+        for _ in range(1000):
+            if ep.queued():
+                break
+        else:
+            raise AssertionError("the datagram never showed as queued")
+        assert ep.read() == b"OPTIONS"
+        assert ep.queued() is False and ep.read() is None
+    finally:
+        sender.close()
+        ep.sock.close()

@@ -166,6 +166,7 @@ class App:
         read = endpoint.read
         handle = self.proxy.handle
         send = endpoint.send
+        queued = endpoint.queued
         calls = self.log
         calls.held = True  # a call's console line waits until its datagrams are sent
         try:
@@ -173,7 +174,12 @@ class App:
                 # Park on the socket, then drain up to a burst: waking through the event
                 # loop costs more than a read, and the other tasks still get a turn.
                 await endpoint.readable()
-                for _ in range(endpoint.burst):
+                for i in range(endpoint.burst):
+                    # The wake-up's first read finds a datagram; before the next, ask
+                    # whether one is queued (a lone datagram, a call's usual case,
+                    # then costs no read that finds none), after that read on.
+                    if i == 1 and not queued():
+                        break
                     data = read()
                     if data is None:
                         break  # none queued

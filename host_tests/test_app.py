@@ -78,7 +78,7 @@ def test_a_call_line_is_written_after_its_invite_is_forwarded(monkeypatch):
     app, events = _run([[b"INVITE 1"]], monkeypatch)
     assert events[:2] == ["read INVITE 1", "send fwd INVITE 1"]
     assert events[2].startswith("call: clock unset from 0033147310370 'Caller' at 127.0.0.2")
-    assert app.log.held is False and not app.log._lines  # reset when the loop ends
+    assert app.log.held is None  # written at once again when the loop ends
 
 
 def test_a_lone_datagram_costs_no_read_that_finds_none(monkeypatch):
@@ -108,9 +108,9 @@ def test_lines_wait_for_the_loop_only_while_it_holds_them(monkeypatch):
     verdict = Verdict(0, 0, "rang")
     calls.record(None, "1", "", "127.0.0.2", verdict)
     assert len(lines) == 1  # outside the SIP loop: at once
-    calls.held = True
+    calls.held = []
     for n in range(app_module._HELD_LINES + 2):
         calls.record(None, str(n), "", "127.0.0.2", verdict)
-    assert len(lines) == 1 + 2 and len(calls._lines) == app_module._HELD_LINES  # bounded
+    assert len(lines) == 1 + 2 and len(calls.held) == app_module._HELD_LINES  # bounded
     calls.flush()
-    assert len(lines) == 1 + app_module._HELD_LINES + 2 and not calls._lines
+    assert len(lines) == 1 + app_module._HELD_LINES + 2 and not calls.held

@@ -31,34 +31,30 @@ def _host_port(text, default_port=5060):
 class _ConsoleCallLog(calllog.CallLog):
     """The call log, with a line on the console per call attempt.
 
-    While `held` (the SIP loop sets it around a datagram) the line waits until the
-    datagram's answers are sent: formatting it (local time) and writing it cost
-    some 50 us on a PC, which a forwarded INVITE should not wait for. At most
-    `_HELD_LINES` lines wait; more are written at once.
+    While `held` is a list (the SIP loop's) the lines wait there until the datagram's
+    answers are sent: formatting a line (local time) and writing it cost some 50 us
+    on a PC, which a forwarded INVITE should not wait for. At most `_HELD_LINES`
+    wait; more are written at once.
     """
 
     tz = None  # set by the app: local time for the line
-    held = False
-
-    def __init__(self, store=None, size=None):
-        super().__init__(store, size)
-        self._lines = []  # (utc, number, name, source_ip, kind, reason) not yet written
+    held = None
 
     def record(self, utc, number, name, source_ip, verdict):
         entry = super().record(utc, number, name, source_ip, verdict)
         line = (utc, number, name, source_ip, entry["kind"], verdict.reason)
-        if self.held and len(self._lines) < _HELD_LINES:
-            self._lines.append(line)
+        held = self.held
+        if held is not None and len(held) < _HELD_LINES:
+            held.append(line)
         else:
             self._write(line)
         return entry
 
     def flush(self):
-        """Write the lines held back while the SIP loop was forwarding (a line that
-        cannot be written is dropped, not tried again)."""
-        lines = self._lines
-        while lines:
-            self._write(lines.pop(0))
+        """Write the lines held back (a line that cannot be written is dropped)."""
+        held = self.held
+        while held:
+            self._write(held.pop(0))
 
     def _write(self, line):
         utc, number, name, source_ip, kind, reason = line
@@ -168,7 +164,7 @@ class App:
         send = endpoint.send
         queued = endpoint.queued
         calls = self.log
-        calls.held = True  # a call's console line waits until its datagrams are sent
+        calls.held = []  # a call's console line waits until its datagrams are sent
         try:
             while True:
                 # Park on the socket, then drain up to a burst: waking through the event
@@ -195,17 +191,17 @@ class App:
                         out = ()
                     for datagram, destination in out:
                         send(datagram, destination)
-                    if calls._lines:
+                    if calls.held:
                         try:
                             calls.flush()
                         except Exception as e:  # a console that fails is no reason to stop
                             self.last_error = "call log: %r" % e
         finally:
-            calls.held = False
             try:
                 calls.flush()
             except Exception:
                 pass  # the task ends (or restarts) all the same
+            calls.held = None
 
     async def serve_web(self):
         host, port = self.opts["web"]

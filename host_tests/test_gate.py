@@ -266,9 +266,9 @@ def test_initial_invites_are_logged():
 def test_stranger_refused_unread_as_decide_refuses_it():
     # refuse_stranger(ip, raw bytes) is what the proxy asks before parsing while it
     # knows no dialog: True only where decide(..., in_dialog=False) would give the
-    # same "not from the provider" drop, counted and logged the same way (a
-    # stranger's INVITE too: its caller read from the From line alone; a
-    # stranger's P-Asserted-Identity is not believed).
+    # same "not from the provider" drop, counted the same way, and a stranger's
+    # INVITE logged the same way once log_scan() has run (its caller read from the
+    # From line; a stranger's P-Asserted-Identity is not believed).
     pai = '"Front Desk" <sip:+33 1 47 31 03 70@sip.example.net>'
     invites = (
         {},
@@ -276,6 +276,7 @@ def test_stranger_refused_unread_as_decide_refuses_it():
         {"frm": '"John Doe"<sip:4000@198.51.100.20>;tag=3665d3e0'},
         {"frm": "<sip:%2B33-6-12-34-56-78@h>;tag=9"},
         {"frm": '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=x'},
+        {"frm": '"Alice"\r\n <sip:0612345678@h>;tag=1'},  # folded: a full parse then
     )
     # Datagrams, not Messages: the heap of MicroPython's test run is small.
     cases = [(m, request(m).to_bytes()) for m in ("OPTIONS", "REGISTER", "BYE")]
@@ -291,31 +292,39 @@ def test_stranger_refused_unread_as_decide_refuses_it():
                 gate._last_scan_logged = gate.last_unknown_source = None
             refused = unread.refuse_stranger(ip, memoryview(data))
             assert refused == (who == "stranger"), (method, who)
+            assert not unread.calllog.calls  # not yet: log_scan() writes the line
+            unread.log_scan()
             if refused:
                 v = parsed.decide(sip.parse(data), (ip, 5060), T0, False)
                 assert v is (G._SCANNER_CALL if method == "INVITE" else G._UNKNOWN_SOURCE)
                 assert unread.calllog.counters == parsed.calllog.counters
                 assert unread.calllog.calls == parsed.calllog.calls, data
                 assert unread.last_unknown_source == parsed.last_unknown_source == ip
+            else:
+                assert not unread.calllog.calls
     del cases, unread, parsed, gate  # room on MicroPython's small test heap
     gate = make_gate(None, MON_NOON)
     home = gate.calllog
-    # One log line per scanning address in a row; the next INVITEs refused unlogged.
+    # One log line per scanning address in a row, and one INVITE kept at a time: an
+    # INVITE from another address meanwhile is counted, not logged, and that
+    # address can be logged later.
     invite = request().to_bytes()
-    assert gate.refuse_stranger(STRANGER, invite) and len(home.calls) == 1
+    other = request(frm='"Bob" <sip:0700000000@h>;tag=2').to_bytes()
+    assert gate.refuse_stranger(STRANGER, invite)
     n = home.counters["unknown_source"]
-    assert gate.refuse_stranger(STRANGER, invite) and len(home.calls) == 1
-    assert home.counters["unknown_source"] == n + 1
-    # A From that only a full parse reads right (folded onto a second line), or
-    # none: left to decide(), which logs it (with its From, not its asserted
-    # identity) or drops it after parse().
-    folded = invite.replace(b'From: "Alice"', b'From: "Alice"\r\n ')
-    for odd in (folded, invite.replace(b"\r\nFrom:", b"\r\nX-From:")):
-        assert not gate.refuse_stranger("203.0.113.99", odd)
-    assert len(home.calls) == 1
-    folded = request(pai=pai, frm='"Alice"\r\n <sip:0612345678@h>;tag=1')
-    assert gate.decide(folded, ("203.0.113.99", 5060), T0, False) is G._SCANNER_CALL
-    assert home.calls[1][1:4] == ("0612345678", "Alice", "203.0.113.99")
+    assert gate.refuse_stranger("203.0.113.77", other)
+    gate.log_scan()
+    gate.log_scan()  # nothing kept: nothing more
+    assert [c[1:4] for c in home.calls] == [("0612345678", "Alice", STRANGER)]
+    assert gate.refuse_stranger(STRANGER, invite)
+    assert gate.refuse_stranger("203.0.113.77", other)
+    gate.log_scan()
+    assert home.calls[1][1:4] == ("0700000000", "Bob", "203.0.113.77")
+    assert home.counters["unknown_source"] == n + 3
+    # An INVITE whose From no parse reads is counted and never logged.
+    assert gate.refuse_stranger("203.0.113.99", invite.replace(b"\r\nFrom:", b"\r\nX-From:"))
+    gate.log_scan()
+    assert len(home.calls) == 2 and home.counters["unknown_source"] == n + 4
     # Before parsing, under a scan: no heap (the counters exist by now). Without
     # trusted networks: config.in_networks reads the address into a number, which
     # allocates.
@@ -326,7 +335,8 @@ def test_stranger_refused_unread_as_decide_refuses_it():
     gate = make_gate(None, MON_NOON)
     view = memoryview(request("OPTIONS").to_bytes())
     gate.refuse_stranger(STRANGER, view)
-    gate.refuse_stranger("203.0.113.67", invite)  # logged once, then refused unread
+    gate.refuse_stranger("203.0.113.67", invite)  # kept once, then refused unread
+    gate.log_scan()
     before = mem_total()
     for _ in range(20):
         gate.refuse_stranger(STRANGER, view)

@@ -15,8 +15,10 @@ and heap bytes allocated per message for:
   gate's decide() alone (parse excluded: parse + decide, minus parse);
 * the ATA's 180 Ringing to that INVITE on its way back (ATA -> provider);
 * a first-contact scanner datagram (svmap OPTIONS, "John Doe" INVITE) from a
-  source never seen before, through handle() with the real gate: admit, parse,
-  fingerprint, verdict.
+  source never seen before, through handle() with the real gate: admit,
+  fingerprint (a stranger's request: refused unread), verdict; and the John Doe
+  INVITE with its call-log line written after each datagram ("scan: + log
+  line"), which the gate does once a second at most (Gate.log_scan).
 
 Under MicroPython each figure is printed with its goal (issues 6 and 8). Heap
 bytes come from gc.mem_alloc() deltas with the collector paused (MicroPython) and
@@ -232,13 +234,17 @@ def cases(sip, proxy_mod):
     gc.collect()
     sources = ["198.51.100.%d" % n for n in range(1, 81)]
 
-    def first_contact(data):
+    def first_contact(data, logged=False):
         # With no call going on (the usual case under a scan): no dialog known.
+        # logged: the gate's log_scan() after each datagram, as if each INVITE were
+        # the one the gate keeps and logs (the app calls it once a second).
         def run():
             if real._dialogs:
                 real._dialogs.clear()
             n = state[1] = state[1] + 1
             real.handle(data, (sources[n % 80], 5061), n * 10000)
+            if logged:
+                real.gate.log_scan()
 
         return run
 
@@ -252,6 +258,7 @@ def cases(sip, proxy_mod):
         ("180 back", ringing_back),
         ("scan: OPTIONS", first_contact(read_scanner("svmap_options.sip"))),
         ("scan: John Doe", first_contact(read_scanner("johndoe_invite.sip"))),
+        ("scan: + log line", first_contact(read_scanner("johndoe_invite.sip"), True)),
     )
     return table, len(one), real
 
@@ -381,6 +388,7 @@ def instructions(micropython, env, root):
         "180 back",
         "scan: OPTIONS",
         "scan: John Doe",
+        "scan: + log line",
     ):
         totals = []
         for n in (5, 5 + calls_n):

@@ -269,6 +269,9 @@ class App:
         counters_in = _COUNTERS_CHECK_S
         while True:
             try:
+                # A stranger's INVITE the gate kept: its call-log line, written here
+                # so that a scan's datagrams cost no parse (Gate.refuse_stranger).
+                self.gate.log_scan()
                 resolve_in -= 1
                 if resolve_in <= 0:
                     resolve_in = _RESOLVE_EVERY_S if self._resolve() else _RESOLVE_RETRY_S
@@ -305,6 +308,10 @@ class App:
         return None
 
     def stop(self):
+        try:
+            self.gate.log_scan()
+        except Exception as e:  # the counters are saved whatever happens here
+            log("stop: %r" % e)
         self.log.save()
         if self.endpoint is not None:
             self.endpoint.sock.close()

@@ -126,34 +126,52 @@ class Gate:
     def refuse_stranger(self, ip, data):
         """Before parsing, for a request (raw bytes or memoryview `data`) while the
         proxy knows no dialog: True when decide() could only refuse it as not from
-        the provider, counted as decide() counts that. False for the provider's and
-        trusted addresses, and for an INVITE from an address other than the last one
-        logged: it is logged here as decide() would log it, with the number and name
-        read from its From line alone, or left to decide() when From needs a full
-        parse."""
+        the provider (it is then counted as decide() counts that), False for the
+        provider's and trusted addresses.
+
+        An INVITE from an address other than the last one logged is also kept, when
+        none is kept already, for log_scan() to log it as decide() would: the call
+        log's line is written later, not per datagram, so a scan costs no parse
+        and, from many addresses, no more than one log line per log_scan()."""
         if ip in self._provider or (bool(self._trusted) and in_networks(ip, self._trusted)):
             return False  # the same test as decide()'s `known`
         # (Few locals: a frame this small stays off the heap.)
-        if ip != self._last_scan_logged and len(data) > 7:
+        if self._scan is None and ip != self._last_scan_logged and len(data) > 7:
             for i in range(7):
                 if data[i] != b"INVITE "[i]:
                     break
             else:
-                if not self._log_scan(ip, data):
-                    return False
+                self._keep_scan(ip, data)
         self.calllog.count("unknown_source")
         self.last_unknown_source = ip
         return True
 
-    def _log_scan(self, ip, data):
-        # A stranger's INVITE logged from its From line alone; False when From needs
-        # a full parse (decide() logs it then).
-        caller = sip.peek_from(data if isinstance(data, bytes) else bytes(data))
-        if caller is None:
-            return False
+    def _keep_scan(self, ip, data):
+        # The received bytes are kept, not copied (a memoryview of a buffer that is
+        # read into again is).
+        self._scan = data if isinstance(data, bytes) else bytes(data)
+        self._scan_ip = ip
+        self._scan_utc = self.clock.utc()
         self._last_scan_logged = ip
-        self.calllog.record(self.clock.utc(), caller[0], caller[1], ip, _SCANNER_CALL)
-        return True
+
+    def log_scan(self):
+        """Log the stranger's INVITE refuse_stranger() kept, if any, as decide() logs
+        one (kind scanner, the number and name of its From), and let the next be
+        kept. The app calls this once a second. An INVITE whose From cannot be read
+        is counted (it was) and not logged."""
+        data = self._scan
+        if data is None:
+            return
+        self._scan = None
+        # From's line alone (sip.peek_from) unless only a full parse reads it.
+        caller = sip.peek_from(data)
+        if caller is None:
+            try:
+                frm = sip.parse(data).name_addr(b"from")
+            except sip.SipError:
+                return
+            caller = (sip.addr_number(frm), frm.display)
+        self.calllog.record(self._scan_utc, caller[0], caller[1], self._scan_ip, _SCANNER_CALL)
 
     def decide(self, msg, source, now_ms, in_dialog):
         """The verdict for one inbound request (never a retransmission)."""

@@ -39,6 +39,9 @@ def start(gate, config, calllog, clock):
     gate._repeat = {}  # canonical number -> ticks of its last call
     gate.last_unknown_source = None  # for the web page: who knocked last
     gate._last_scan_logged = None  # the address of the last scanner call logged
+    # A stranger's INVITE kept by refuse_stranger() until log_scan() logs it: the
+    # datagram, its source address and when it came.
+    gate._scan = gate._scan_ip = gate._scan_utc = None
     configure(gate, config)
 
 

@@ -1041,7 +1041,7 @@ def peek_from(data):
     """(number, name) of a request's From, as addr_number() and NameAddr.display
     read them after a parse, from the From line alone, read before the lines after
     it: for a request that is only logged, never forwarded (a stranger's INVITE:
-    Gate.log_scan, at a fifth of a parse's cost). None when From cannot be
+    Gate.log_scan; about a third of a parse's cost). None when From cannot be
     read that way (absent, folded, malformed, no end of headers): parse() then.
     data: bytes."""
     try:

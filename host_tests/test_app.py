@@ -18,13 +18,16 @@ class _Endpoint:
 
     burst = 32
 
-    def __init__(self, events, wakeups):
+    def __init__(self, events, wakeups, on_wait=None):
         self.events = events
         self.wakeups = list(wakeups)
+        self.on_wait = on_wait  # what another task does while the loop waits
         self.queue = []
         self.source = None
 
     async def readable(self):
+        if self.on_wait is not None:
+            self.on_wait()
         if not self.wakeups:
             raise _OutOfWakeupsError()
         self.queue = list(self.wakeups.pop(0))
@@ -61,13 +64,13 @@ class _Proxy:
         return [(b"fwd " + data, ("127.0.0.4", 5060))]
 
 
-def _run(wakeups, monkeypatch):
+def _run(wakeups, monkeypatch, on_wait=None):
     events = []
     monkeypatch.setattr(app_module, "log", lambda text: events.append(text))
     app = object.__new__(app_module.App)
     app.log = app_module._ConsoleCallLog()
     app.proxy = _Proxy(app.log)
-    app.endpoint = _Endpoint(events, wakeups)
+    app.endpoint = _Endpoint(events, wakeups, on_wait and (lambda: on_wait(app, events)))
     app.last_error = None
     with pytest.raises(_OutOfWakeupsError):
         asyncio.run(app.sip_loop())
@@ -79,6 +82,17 @@ def test_a_call_line_is_written_after_its_invite_is_forwarded(monkeypatch):
     assert events[:2] == ["read INVITE 1", "send fwd INVITE 1"]
     assert events[2].startswith("call: clock unset from 0033147310370 'Caller' at 127.0.0.2")
     assert app.log.held is None  # written at once again when the loop ends
+
+
+def test_a_line_logged_between_datagrams_is_written_at_once(monkeypatch):
+    # The supervisor's tick logs a kept stranger's INVITE (Gate.log_scan) while the
+    # SIP loop waits: that line must not wait for the next datagram.
+    def tick(app, events):
+        app.log.record(None, "4000", "John Doe", "203.0.113.9", Verdict(1, 0, "scanner"))
+        assert events[-1].startswith("call: clock unset from 4000 'John Doe'")
+
+    _app, events = _run([[b"INVITE 1"], [b"INVITE 2"]], monkeypatch, on_wait=tick)
+    assert sum(e.startswith("call: ") for e in events) == 2 + 3
 
 
 def test_a_lone_datagram_costs_no_read_that_finds_none(monkeypatch):
@@ -112,5 +126,5 @@ def test_lines_wait_for_the_loop_only_while_it_holds_them(monkeypatch):
     for n in range(app_module._HELD_LINES + 2):
         calls.record(None, str(n), "", "127.0.0.2", verdict)
     assert len(lines) == 1 + 2 and len(calls.held) == app_module._HELD_LINES  # bounded
-    calls.flush()
+    calls.flush(calls.held)
     assert len(lines) == 1 + app_module._HELD_LINES + 2 and not calls.held

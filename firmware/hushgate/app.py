@@ -31,10 +31,10 @@ def _host_port(text, default_port=5060):
 class _ConsoleCallLog(calllog.CallLog):
     """The call log, with a line on the console per call attempt.
 
-    While `held` is a list (the SIP loop's) the lines wait there until the datagram's
-    answers are sent: formatting a line (local time) and writing it cost some 50 us
-    on a PC, which a forwarded INVITE should not wait for. At most `_HELD_LINES`
-    wait; more are written at once.
+    While `held` is a list (the SIP loop's, while it handles a datagram) the lines
+    wait there until the datagram's answers are sent: formatting a line (local time)
+    and writing it cost some 50 us on a PC, which a forwarded INVITE should not wait
+    for. At most `_HELD_LINES` wait; more are written at once.
     """
 
     tz = None  # set by the app: local time for the line
@@ -50,11 +50,10 @@ class _ConsoleCallLog(calllog.CallLog):
             self._write(line)
         return entry
 
-    def flush(self):
-        """Write the lines held back (a line that cannot be written is dropped)."""
-        held = self.held
-        while held:
-            self._write(held.pop(0))
+    def flush(self, lines):
+        """Write the lines held back in `lines` (one that cannot be written is dropped)."""
+        while lines:
+            self._write(lines.pop(0))
 
     def _write(self, line):
         utc, number, name, source_ip, kind, reason = line
@@ -164,7 +163,7 @@ class App:
         send = endpoint.send
         queued = endpoint.queued
         calls = self.log
-        calls.held = []  # a call's console line waits until its datagrams are sent
+        held = []  # the lines of the datagram being handled, written once it is sent
         try:
             while True:
                 # Park on the socket, then drain up to a burst: waking through the event
@@ -181,6 +180,9 @@ class App:
                         break  # none queued
                     if data is False:
                         continue  # dropped by the endpoint (counted there)
+                    # Only this datagram's lines wait: one the supervisor's tick logs
+                    # (Gate.log_scan) meanwhile is written at once.
+                    calls.held = held
                     try:
                         out = handle(data, endpoint.source, ticks_ms())
                     except Exception as e:  # the proxy must not raise; one datagram never stops us
@@ -191,17 +193,18 @@ class App:
                         out = ()
                     for datagram, destination in out:
                         send(datagram, destination)
-                    if calls.held:
+                    calls.held = None
+                    if held:
                         try:
-                            calls.flush()
+                            calls.flush(held)
                         except Exception as e:  # a console that fails is no reason to stop
                             self.last_error = "call log: %r" % e
         finally:
+            calls.held = None
             try:
-                calls.flush()
+                calls.flush(held)
             except Exception:
                 pass  # the task ends (or restarts) all the same
-            calls.held = None
 
     async def serve_web(self):
         host, port = self.opts["web"]

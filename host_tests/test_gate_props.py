@@ -31,12 +31,16 @@ def _check_limiter(lim):
     used = set(lim._slot.values())
     assert len(used) == len(lim._slot)
     assert used == {i for i in range(lim.size) if lim._tokens[i] != -1}  # -1: a free slot
+    # ... and that slot names it back (eviction reads it there).
+    assert all(lim._ips[i] == ip for ip, i in lim._slot.items())
+    assert sum(1 for ip in lim._ips if ip is not None) == len(lim._slot)
 
 
 @settings(max_examples=200, deadline=None)
 @given(traffic, st.integers(min_value=4, max_value=32))
 def test_limiter_table_bounded_and_consistent(datagrams, size):
     lim = Limiter(size=size, burst=3, per_second=1, ban_ms=60000)
+    lim.evict_sample = 3  # fewer than the table's slots: the hand goes round
     lim.exempt(["192.0.2.10"])
     now = 1000
     for ip, dt in datagrams:

@@ -107,6 +107,31 @@ def test_eviction_spares_banned_sources_while_others_remain():
     assert len(lim._slot) == 3
 
 
+def test_eviction_compares_only_a_sample_of_slots_in_turn():
+    # A new source in a full table looks at evict_sample slots from where the last
+    # eviction stopped: the least recently seen of those goes, a banned one only
+    # if all of them are banned.
+    lim = Limiter(size=12, burst=1, per_second=1, ban_ms=600000)
+    lim.evict_sample = 4
+    lim.shared_burst = 1000
+    lim.configure()
+    for k in range(12):
+        lim.admit("198.51.100.%d" % k, ticks_add(T0, k))  # slot k, seen at T0 + k
+    lim.admit("198.51.100.0", ticks_add(T0, 100))  # refused (burst 1), banned
+    lim.admit("198.51.100.2", ticks_add(T0, 20000))  # seen again, bucket refilled
+    lim.admit("203.0.113.1", ticks_add(T0, 20001))  # slots 0-3: 0 banned, 2 fresh: 1 goes
+    assert "198.51.100.1" not in lim._slot and lim._slot["203.0.113.1"] == 1
+    lim.admit("203.0.113.2", ticks_add(T0, 20002))  # slots 4-7: the oldest, 4, goes
+    assert "198.51.100.4" not in lim._slot and lim._slot["203.0.113.2"] == 4
+    for k in range(8, 12):
+        for _ in range(2):
+            lim.admit("198.51.100.%d" % k, ticks_add(T0, 20003))  # banned
+    lim.admit("203.0.113.3", ticks_add(T0, 20004))  # slots 8-11: all banned, 8 first
+    assert "198.51.100.8" not in lim._slot and lim._slot["203.0.113.3"] == 8
+    assert "198.51.100.0" in banned(lim, ticks_add(T0, 20005))
+    assert len(lim._slot) == 12
+
+
 def test_shared_bucket_stops_a_flood_from_new_addresses():
     lim = Limiter(size=16, burst=5, per_second=1, ban_ms=60000)
     lim.shared_burst = 50

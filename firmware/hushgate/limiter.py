@@ -25,6 +25,9 @@ _TRUSTED = const(-3)  # a trusted network: never limited
 
 class Limiter:
     size = 64  # sources tracked; the least recently seen one is evicted
+    # ... of this many slots taken in turn (a sampled LRU): a new source evicts for
+    # this many steps, not one per slot (a scan brings a new source per datagram).
+    evict_sample = 8
     burst = 30  # datagrams one source may send at once
     per_second = 5  # ... and steadily after that
     ban_ms = 600000  # a source that empties its bucket is refused this long (0: no ban)
@@ -63,6 +66,8 @@ class Limiter:
         size = self.size
         if self._tokens is None or len(self._tokens) != size + 1:
             self._slot = {}  # ip -> slot
+            self._ips = [None] * size  # slot -> ip
+            self._hand = 0  # the slot the next eviction looks at first
             # Per slot, and in the extra last cell the shared bucket: tokens (or
             # the state), and ticks of the last refill or of the ban. ticks_ms()
             # < 2**30 and tokens <= 1000 * _TOKEN: both fit an int32.
@@ -104,6 +109,7 @@ class Limiter:
             i = self._slot.pop(ip, None)
             if i is not None:
                 self._tokens[i] = _FREE
+                self._ips[i] = None
         self._exempt = exempt
         self.changes += 1
 
@@ -164,27 +170,32 @@ class Limiter:
         return True
 
     def _insert(self, ip, now_ms):
-        # A new source takes a free slot, else the least recently seen source that
-        # is not banned, else the ban that started first (it ends soonest).
+        # A new source takes a free slot, else of the next evict_sample slots the
+        # least recently seen source that is not banned, else the ban that started
+        # first (it ends soonest).
         slots = self._slot
         table = self._tokens
-        if len(slots) < self.size:
+        size = self.size
+        if len(slots) < size:
             i = 0
             while table[i] != _FREE:
                 i += 1
         else:
+            hand = self._hand
             best_age = -1
             best_banned = True
-            for key in slots:
-                j = slots[key]
-                age = ticks_diff(now_ms, self._seen[j])
-                banned = table[j] == _BANNED and 0 <= age < self.ban_ms
+            for _ in range(min(self.evict_sample, size)):
+                age = ticks_diff(now_ms, self._seen[hand])
+                banned = table[hand] == _BANNED and 0 <= age < self.ban_ms
                 if age < 0:
                     age = 1 << 29  # wrapped: older than anything
                 if (best_banned and not banned) or (banned == best_banned and age > best_age):
-                    i, old, best_age, best_banned = j, key, age, banned
-            del slots[old]
+                    i, best_age, best_banned = hand, age, banned
+                hand = hand + 1 if hand + 1 < size else 0
+            self._hand = hand
+            del slots[self._ips[i]]
         slots[ip] = i
+        self._ips[i] = ip
         self._seen[i] = now_ms
         if self.trusted:
             self.changes += 1  # a trusted source may have come or gone

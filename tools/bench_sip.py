@@ -242,7 +242,8 @@ def cases(sip, proxy_mod):
             if real._dialogs:
                 real._dialogs.clear()
             n = state[1] = state[1] + 1
-            real.handle(data, (sources[n % 80], 5061), n * 10000)
+            # ticks as ticks_ms() gives them: they wrap at 2**30
+            real.handle(data, (sources[n % 80], 5061), (n * 10000) & 0x3FFFFFFF)
             if logged:
                 real.gate.log_scan()
 

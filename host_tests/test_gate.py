@@ -267,8 +267,8 @@ def test_stranger_refused_unread_as_decide_refuses_it():
     # refuse_stranger(ip, raw bytes) is what the proxy asks before parsing while it
     # knows no dialog: True only where decide(..., in_dialog=False) would give the
     # same "not from the provider" drop, counted the same way, and a stranger's
-    # INVITE logged the same way once log_scan() has run (its caller read from the
-    # From line; a stranger's P-Asserted-Identity is not believed).
+    # INVITE logged the same way once log_scan() has run (with its From: a
+    # stranger's P-Asserted-Identity is not believed).
     pai = '"Front Desk" <sip:+33 1 47 31 03 70@sip.example.net>'
     invites = (
         {},
@@ -276,7 +276,7 @@ def test_stranger_refused_unread_as_decide_refuses_it():
         {"frm": '"John Doe"<sip:4000@198.51.100.20>;tag=3665d3e0'},
         {"frm": "<sip:%2B33-6-12-34-56-78@h>;tag=9"},
         {"frm": '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=x'},
-        {"frm": '"Alice"\r\n <sip:0612345678@h>;tag=1'},  # folded: a full parse then
+        {"frm": '"Alice"\r\n <sip:0612345678@h>;tag=1'},  # folded onto a second line
     )
     # Datagrams, not Messages: the heap of MicroPython's test run is small.
     cases = [(m, request(m).to_bytes()) for m in ("OPTIONS", "REGISTER", "BYE")]
@@ -321,7 +321,7 @@ def test_stranger_refused_unread_as_decide_refuses_it():
     gate.log_scan()
     assert home.calls[1][1:4] == ("0700000000", "Bob", "203.0.113.77")
     assert home.counters["unknown_source"] == n + 3
-    # An INVITE whose From no parse reads is counted and never logged.
+    # An INVITE that does not parse is counted and never logged.
     assert gate.refuse_stranger("203.0.113.99", invite.replace(b"\r\nFrom:", b"\r\nX-From:"))
     gate.log_scan()
     assert len(home.calls) == 2 and home.counters["unknown_source"] == n + 4

@@ -157,21 +157,20 @@ class Gate:
     def log_scan(self):
         """Log the stranger's INVITE refuse_stranger() kept, if any, as decide() logs
         one (kind scanner, the number and name of its From), and let the next be
-        kept. The app calls this once a second. An INVITE whose From cannot be read
-        is counted (it was) and not logged."""
+        kept. The app calls this once a second. An INVITE that does not parse is
+        counted (it was) and not logged, as decide() would not see it."""
         data = self._scan
         if data is None:
             return
         self._scan = None
-        # From's line alone (sip.peek_from) unless only a full parse reads it.
-        caller = sip.peek_from(data)
-        if caller is None:
-            try:
-                frm = sip.parse(data).name_addr(b"from")
-            except sip.SipError:
-                return
-            caller = (sip.addr_number(frm), frm.display)
-        self.calllog.record(self._scan_utc, caller[0], caller[1], self._scan_ip, _SCANNER_CALL)
+        # A full parse, as decide() reads it: once a second at most, off the
+        # datagrams' path.
+        try:
+            frm = sip.parse(data).name_addr(b"from")
+        except sip.SipError:
+            return
+        number = sip.addr_number(frm)
+        self.calllog.record(self._scan_utc, number, frm.display, self._scan_ip, _SCANNER_CALL)
 
     def decide(self, msg, source, now_ms, in_dialog):
         """The verdict for one inbound request (never a retransmission)."""

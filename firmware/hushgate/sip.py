@@ -1037,42 +1037,6 @@ def addr_number(addr):
     return _text(user)
 
 
-def peek_from(data):
-    """(number, name) of a request's From, as addr_number() and NameAddr.display
-    read them after a parse, from the From line alone, read before the lines after
-    it: for a request that is only logged, never forwarded (a stranger's INVITE:
-    Gate.log_scan; about a third of a parse's cost). None when From cannot be
-    read that way (absent, folded, malformed, no end of headers): parse() then.
-    data: bytes."""
-    try:
-        he = data.find(b"\r\n\r\n")
-        i = data.find(b"\r\n") + 2
-        while 1 < i < he:
-            e = data.find(b"\r\n", i)
-            if data[i] | 32 == 102:  # f: From, its compact form, or another name
-                colon = data.find(b":", i, e)
-                ne = colon
-                while ne > i and _CLASS[data[ne - 1]] & _LWS:
-                    ne -= 1
-                n = ne - i
-                if (n == 4 and data.startswith(b"From", i)) or (
-                    (n == 1 or n == 4) and _header_id(data, i, ne) == _FROM
-                ):
-                    if e < he and _CLASS[data[e + 2]] & _LWS:
-                        return None  # folded onto the next line
-                    vs = _skip(data, colon + 1, e, _LWS)
-                    while e > vs and _CLASS[data[e - 1]] & _LWS:
-                        e -= 1
-                    h = _ZEROS[:_NA_SIZE]
-                    _naddr(data, vs, e, False, h, 0)
-                    addr = NameAddr(data, vs, e, h, 0)
-                    return addr_number(addr), addr.display
-            i = e + 2
-    except (SipError, IndexError, ValueError, UnicodeError):
-        pass
-    return None
-
-
 def response(request, code, reason, to_tag=None):
     """Bytes of a response to `request` (section 8.2.6): its Via(s), From, To (with
     `to_tag` added when the To has no tag), Call-ID, CSeq; no body."""

@@ -162,6 +162,33 @@ def kb(n):
     return "%.1f KB" % (n / 1024.0)
 
 
+def imports_and_exit(out, code):
+    # Print each module's import cost; the failures list, with the run's own failure.
+    for line in out.splitlines():
+        if line.startswith("import "):
+            name, _, value = line[7:].rpartition(" ")
+            print("  import %-22s %9s" % (name, kb(int(value))))
+    if code != 0 or "MemoryError" in out:
+        return ["the run ended with exit %s:\n%s" % (code, out[-2000:])]
+    return []
+
+
+def growth(figures, datagrams):
+    # Print the heap after the first and last thousand datagrams; a failure when it grew.
+    marks = [figures[k] for k in sorted(figures) if k.startswith("datagrams_")]
+    if not marks:
+        return []
+    first = figures.get("datagrams_1000")
+    last = figures.get("datagrams_%d" % (1000 * len(marks)))
+    print(
+        "heap after 1st / last thousand datagrams: %s / %s (growth %d bytes)"
+        % (kb(first), kb(last), last - first)
+    )
+    if last - first > GROWTH_SLACK:
+        return ["heap grew by %d bytes over %d datagrams" % (last - first, datagrams)]
+    return []
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--heap", default="110k")
@@ -209,13 +236,7 @@ def main():
         )
     figures = parse(out)
     print("MicroPython unix port, heap %s, modules compiled with mpy-cross" % args.heap)
-    for line in out.splitlines():
-        if line.startswith("import "):
-            name, _, value = line[7:].rpartition(" ")
-            print("  import %-22s %9s" % (name, kb(int(value))))
-    failures = []
-    if code != 0 or "MemoryError" in out:
-        failures.append("the run ended with exit %s:\n%s" % (code, out[-2000:]))
+    failures = imports_and_exit(out, code)
     for key in (
         "after_import_own",
         "after_import_all",
@@ -231,17 +252,7 @@ def main():
             if goal:
                 note = "goal <= %s: %s" % (kb(goal), "met" if figures[key] <= goal else "MISSED")
             print("%-18s %9s   %s" % (key, kb(figures[key]), note))
-    marks = [figures[k] for k in sorted(figures) if k.startswith("datagrams_")]
-    if marks:
-        first = figures.get("datagrams_1000")
-        last = figures.get("datagrams_%d" % (1000 * len(marks)))
-        growth = last - first
-        print(
-            "heap after 1st / last thousand datagrams: %s / %s (growth %d bytes)"
-            % (kb(first), kb(last), growth)
-        )
-        if growth > GROWTH_SLACK:
-            failures.append("heap grew by %d bytes over %d datagrams" % (growth, args.datagrams))
+    failures += growth(figures, args.datagrams)
     if figures.get("settings_errors") or (args.saves and "peak_settings" not in figures):
         failures.append(
             "%s of %d settings loads/saves failed"
@@ -284,13 +295,7 @@ def report_wasm(result, version, args):
         "32-bit (MicroPython webassembly port, npm %s %s), heap %s, "
         "modules compiled with mpy-cross" % (WASM_PACKAGE, version, args.heap)
     )
-    for line in out.splitlines():
-        if line.startswith("import "):
-            name, _, value = line[7:].rpartition(" ")
-            print("  import %-22s %9s" % (name, kb(int(value))))
-    failures = []
-    if code != 0 or "MemoryError" in out:
-        failures.append("the run ended with exit %s:\n%s" % (code, out[-2000:]))
+    failures = imports_and_exit(out, code)
     labels = dict(WASM_KEYS)
     for key in (
         "after_import_own",
@@ -311,16 +316,7 @@ def report_wasm(result, version, args):
             print("%-18s %9s   %s" % (key, kb(figures[key]), labels.get(key, "") or note))
             if goal and key in labels:
                 print("%-18s %9s   %s" % ("", "", note))
-    marks = [figures[k] for k in sorted(figures) if k.startswith("datagrams_")]
-    if marks:
-        first = figures.get("datagrams_1000")
-        last = figures.get("datagrams_%d" % (1000 * len(marks)))
-        print(
-            "heap after 1st / last thousand datagrams: %s / %s (growth %d bytes)"
-            % (kb(first), kb(last), last - first)
-        )
-        if last - first > GROWTH_SLACK:
-            failures.append("heap grew by %d bytes over %d datagrams" % (last - first, len(marks)))
+    failures += growth(figures, args.datagrams)
     exceeded = [line[14:] for line in out.splitlines() if line.startswith("heap_exceeded ")]
     if exceeded:
         failures.append(

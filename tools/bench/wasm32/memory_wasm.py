@@ -157,6 +157,16 @@ class Bench:
         finally:
             self.running = 0
 
+    def fetch(self, web, text, peak):
+        # One request as a task, which starts on JavaScript's next timer: the caller
+        # yields from this and gets the answer's (head, size).
+        answer = []
+        self.running = 1  # until the task ends
+        asyncio.create_task(self.request(web, text, peak, answer))
+        yield WAIT
+        self.used()
+        return answer[0] if answer else (b"", 0)
+
     def run(self):
         yield
         self.cap = gc.mem_alloc() + gc.mem_free()
@@ -166,22 +176,19 @@ class Bench:
         base = self.used()
         say("baseline", base)
         before = base
-        for name in self.phase_modules:
-            self.where = "import " + name
-            __import__(name)
-            yield
-            now = self.used()
-            say("import " + name, now - before)
-            before = now
-        say("after_import_own", before - base)
-        for name in self.web_modules:
-            self.where = "import " + name
-            __import__(name)
-            yield
-            now = self.used()
-            say("import " + name, now - before)
-            before = now
-        say("after_import_all", before - base)
+        for label, names in (
+            ("after_import_own", self.phase_modules),
+            ("after_import_all", self.web_modules),
+        ):
+            for name in names:
+                self.where = "import " + name
+                __import__(name)
+                yield
+                now = self.used()
+                say("import " + name, now - before)
+                before = now
+            say(label, before - base)
+        label = names = None
         # The web page loads these per request and drops them again; so does the bench.
         for name in list(sys.modules):
             if name.split(".")[0] == "microdot" or name in self.web_modules:
@@ -228,25 +235,15 @@ class Bench:
         yield
         for i in range(self.pages):
             self.where = "status page %d" % i
-            answer = []
-            self.running = 1  # until the task ends (it starts on JavaScript's next timer)
-            asyncio.create_task(
-                self.request(
-                    web,
-                    "GET / HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n\r\n" % cookie,
-                    peak,
-                    answer,
-                )
+            head, size = yield from self.fetch(
+                web, "GET / HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n\r\n" % cookie, peak
             )
-            yield WAIT
-            self.used()
-            head, size = answer[0] if answer else (b"", 0)
             requests += 1
             if not head.startswith(b"HTTP/1.0 200") or size < 500:
                 errors += 1
                 if errors == 1:
                     print("web_first_error", head)
-            answer = head = None
+            head = None
             yield
             self.used()
         say("web_requests", requests)
@@ -269,38 +266,22 @@ class Bench:
         yield
         for i in range(self.saves):
             self.where = "settings page %d" % i
-            answer = []
-            self.running = 1  # until the task ends (it starts on JavaScript's next timer)
-            asyncio.create_task(
-                self.request(
-                    web,
-                    "GET /settings HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n\r\n" % cookie,
-                    peak,
-                    answer,
-                )
+            head, size = yield from self.fetch(
+                web,
+                "GET /settings HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n\r\n" % cookie,
+                peak,
             )
-            yield WAIT
-            self.used()
-            head, size = answer[0] if answer else (b"", 0)
             ok = head.startswith(b"HTTP/1.0 200") and size > 500
             self.where = "settings save %d" % i
             body = workload._SETTINGS.format(csrf=web.auth.csrf(token), repeat=3 + i % 5)
-            answer = []
-            self.running = 1  # until the task ends (it starts on JavaScript's next timer)
-            asyncio.create_task(
-                self.request(
-                    web,
-                    "POST /settings HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n"
-                    "Content-Type: application/x-www-form-urlencoded\r\n"
-                    "Content-Length: %d\r\n\r\n%s" % (cookie, len(body), body),
-                    peak,
-                    answer,
-                )
+            request = (
+                "POST /settings HTTP/1.1\r\nHost: bench\r\nCookie: %s\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: %d\r\n\r\n%s" % (cookie, len(body), body)
             )
             body = None
-            yield WAIT
-            self.used()
-            head, size = answer[0] if answer else (b"", 0)
+            head, size = yield from self.fetch(web, request, peak)
+            request = None
             # A saved form answers with a redirect to the page (303).
             ok = ok and head.startswith(b"HTTP/1.0 303")
             ok = ok and app.config.get("repeat_call_minutes") == 3 + i % 5
@@ -309,7 +290,7 @@ class Bench:
                 errors += 1
                 if errors == 1:
                     print("settings_first_error", head)
-            answer = head = None
+            head = None
             yield
             self.used()
         say("settings_requests", requests)

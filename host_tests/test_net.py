@@ -5,6 +5,8 @@
 import asyncio
 import os
 
+from support import registry, restore
+
 from hushgate import net
 
 
@@ -200,27 +202,6 @@ class FakeNic:
     def isconnected(self):
         self.polls += 1
         return self.polls > self.up_after
-
-
-def registry():
-    """hushgate.config's tables that Board.options() registers the board's settings in.
-
-    A test that registers them hands this to restore() when it ends (try/finally: the
-    file also runs under MicroPython, without pytest's fixtures), so the keys do not
-    leak into the tests that come after it (the settings form's, above all)."""
-    from hushgate import config
-
-    return list(config.KEYS), dict(config.DEFAULTS), dict(config.EXTRA_CHECKS)
-
-
-def restore(saved):
-    from hushgate import config
-
-    # in place: hushgate.configfile holds the same list and dicts
-    config.KEYS[:] = saved[0]
-    for table, before in ((config.DEFAULTS, saved[1]), (config.EXTRA_CHECKS, saved[2])):
-        table.clear()
-        table.update(before)
 
 
 def test_bring_up_waits_for_address_and_applies_static():

@@ -222,22 +222,6 @@ def quote(text):
     return "".join(out)
 
 
-def registry():
-    """hushgate.config's tables of keys, defaults and extra checks, for restore():
-    a test that registers keys (config.register, net.Board.options) gives them back
-    when it ends (try/finally: these files also run under MicroPython, without
-    pytest's fixtures), or every later settings form would have its fields."""
-    return list(config.KEYS), dict(config.DEFAULTS), dict(config.EXTRA_CHECKS)
-
-
-def restore(saved):
-    # in place: hushgate.configfile holds the same list and dicts
-    config.KEYS[:] = saved[0]
-    for table, before in ((config.DEFAULTS, saved[1]), (config.EXTRA_CHECKS, saved[2])):
-        table.clear()
-        table.update(before)
-
-
 def new_app():
     ctx = Ctx()
     server = web.make_app(ctx)

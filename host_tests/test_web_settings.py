@@ -4,6 +4,7 @@
 # typed kept and nothing saved, download/upload, password change, 16 KB pages.
 import json
 
+from support import registry, restore
 from test_web import (
     PAGE_LIMIT,
     PASSWORD,
@@ -14,8 +15,6 @@ from test_web import (
     page_module,
     post_form,
     record,
-    registry,
-    restore,
 )
 
 from hushgate import config

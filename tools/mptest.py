@@ -2,7 +2,8 @@
 """Run the pure modules' tests under real MicroPython (the unix port).
 
 Each test module whose first line starts with MARKER is compiled with mpy-cross
-together with firmware/ (as a board would load it), then its test_* functions
+together with firmware/ (as a board would load it) and the support modules the
+tests share (first line SUPPORT_MARKER), then its test_* functions
 run in one `micropython -X heapsize=...` process per module. Prints one line per
 failure and a final `N passed, N failed`; exits non-zero on any failure, on an
 import error, on a MemoryError or when the VM dies.
@@ -19,6 +20,8 @@ import build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "# Runs on CPython and MicroPython"
+# Modules the marked tests share (compiled with them, not run).
+SUPPORT_MARKER = "# Test support for CPython and MicroPython"
 DEFAULT_HEAP = "110k"
 MODULE_TIMEOUT_S = 300
 
@@ -70,6 +73,17 @@ def selected_modules(paths):
             if f.readline().startswith(MARKER):
                 chosen.append(os.path.abspath(path))
     return chosen
+
+
+def support_modules():
+    folder = os.path.join(ROOT, "host_tests")
+    found = []
+    for n in sorted(os.listdir(folder)):
+        if n.endswith(".py"):
+            with open(os.path.join(folder, n)) as f:
+                if f.readline().startswith(SUPPORT_MARKER):
+                    found.append(os.path.join(folder, n))
+    return found
 
 
 def run_module(micropython, path, libdir, heap):
@@ -128,7 +142,7 @@ def main():
             # the tests themselves, all compiled with mpy-cross.
             build.build("host", tmp)
             mpy_cross = build.mpy_cross()
-            for path in modules:
+            for path in modules + support_modules():
                 build.compile_file(
                     mpy_cross, path, os.path.join(tmp, os.path.basename(path)[:-3] + ".mpy")
                 )

@@ -303,13 +303,28 @@ def test_keys_other_modules_register_get_fields():
         ctx, app, client, token = logged_in()
         ctx.config = config.validate({})[0]
         text = get(client, "/settings").text
-        assert '<input type=password name=wifi_password value="">' in text
+        secret = '<input type=password name=wifi_password value="" autocomplete=new-password>'
+        assert secret in text
         assert "<input name=mystery_setting value=abc></label>" in text
         body = settings_form(token, wifi_password=" secret with spaces ", mystery_setting="")
         res = post_form(client, "/settings", body)
         assert res.status_code == 303, res.text
         assert ctx.config["wifi_password"] == " secret with spaces "
         assert ctx.config["mystery_setting"] == ""
+        # A saved password is never written into the page; left empty, it is kept.
+        text = get(client, "/settings").text
+        assert "secret with spaces" not in text and secret in text
+        assert "saved; leave empty to keep it" in text
+        res = post_form(client, "/settings", settings_form(token, mystery_setting="x"))
+        assert res.status_code == 303, res.text
+        assert ctx.config["wifi_password"] == " secret with spaces "
+        # A refused save shows back what was typed (this request's own), not the saved one.
+        body = settings_form(token, wifi_password="new one", repeat_call_minutes="-1")
+        res = post_form(client, "/settings", body)
+        assert res.status_code == 400
+        assert 'name=wifi_password value="new one" autocomplete' in res.text
+        assert "secret with spaces" not in res.text
+        assert ctx.config["wifi_password"] == " secret with spaces "
     finally:
         restore(saved)
 

@@ -62,7 +62,10 @@ def config_from_form(req, config, fields, max_windows):
         elif kind == "opt":
             data[key] = raw or None
         elif kind == "secret":
-            data[key] = req.form.get(key, "")  # spaces may be part of it
+            # Empty keeps the saved one (the page never shows it); spaces may be part of it.
+            typed = req.form.get(key, "")
+            if typed:
+                data[key] = typed
         elif kind == "tz":
             data[key] = req.form.get("tzpick", "").strip() or raw
         elif kind == "windows":

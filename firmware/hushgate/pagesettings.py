@@ -12,7 +12,10 @@ def handle(web, req):
 def settings_view(req, web, config, errors=None, status=200, notice=None, upload_error=None):
     grouped = errors_by_field(errors or [], config)
     n = min(len(config.get("quiet_hours") or []) + 2, web.max_windows)
-    gen = settings_page(config, grouped, req.csrf, n, notice, upload_error)
+    # A refused save shows back what was typed, secrets too (they came with this
+    # request); a saved secret itself is never written into the page.
+    typed = req.form if errors is not None else None
+    gen = settings_page(config, grouped, req.csrf, n, notice, upload_error, typed)
     return html(gen, status)
 
 
@@ -136,9 +139,14 @@ def field(key, label, kind, help_text, value, errors, rows):
             " replaces it):</small><input id=timezone name=%s value=%s></label>"
             % (name, attr(value))
         )
-    elif kind in ("text", "opt", "secret", "int"):
+    elif kind == "secret":
+        yield "<input type=password name=%s value=%s autocomplete=new-password></label>" % (
+            name,
+            attr(value),
+        )
+    elif kind in ("text", "opt", "int"):
         yield "<input%s name=%s value=%s></label>" % (
-            " type=password" if kind == "secret" else " type=number" if kind == "int" else "",
+            " type=number" if kind == "int" else "",
             name,
             attr(value),
         )
@@ -163,8 +171,9 @@ def field(key, label, kind, help_text, value, errors, rows):
     yield from field_errors(errors, key)
 
 
-def settings_page(config, errors, csrf, window_rows, notice=None, upload_error=None):
-    """errors: {key: [messages]} ("" for those that name no field)."""
+def settings_page(config, errors, csrf, window_rows, notice=None, upload_error=None, typed=None):
+    """errors: {key: [messages]} ("" for those that name no field); typed: the form
+    of a refused save (its secrets are shown back), else None."""
     yield from head("Settings", csrf, script=True)
     yield "<h1>Settings</h1>"
     yield message(notice, ok=True)
@@ -173,7 +182,12 @@ def settings_page(config, errors, csrf, window_rows, notice=None, upload_error=N
         yield from field_errors(errors, "")
     yield '<form method="post" action="/settings">%s' % hidden(csrf)
     for key, label, kind, help_text in settings_fields(config):
-        yield from field(key, label, kind, help_text, config.get(key), errors, window_rows)
+        value = config.get(key)
+        if kind == "secret":
+            if value:
+                help_text = "saved; leave empty to keep it"
+            value = typed.get(key, "") if typed is not None else ""
+        yield from field(key, label, kind, help_text, value, errors, window_rows)
     yield '<p><button class="big">Save</button></p></form><h2>Backup</h2>'
     yield '<p><a class="b" href="/config.json" download>Download config</a></p>'
     yield (

@@ -990,9 +990,8 @@ def caller_number(msg):
 
 def addr_number(addr):
     """The number of one NameAddr as caller_number() reads it."""
-    # Numbers seldom hold escapes or separators: digits (after a +) need no more
-    # than the anonymous host looked for, anything else each looked for in C
-    # before a loop per byte is run.
+    # Digits (after a +), the usual number, need no more than the anonymous host
+    # looked for; anything else is decoded and stripped a byte at a time.
     user = addr.user
     n = len(user)
     if n and _skip(user, 1 if user[0] == 43 else 0, n, _DIGIT) == n:
@@ -1026,15 +1025,11 @@ def addr_number(addr):
         or addr.host.lower() == b"anonymous.invalid"
     ):
         return ""
-    for sep in (b"-", b".", b"(", b")", b" ", b"\t"):
-        if sep in user:
-            out = bytearray()
-            for c in user:
-                if c not in b"-.() \t":
-                    out.append(c)
-            user = bytes(out)
-            break
-    return _text(user)
+    out = bytearray()
+    for c in user:
+        if c not in b"-.() \t":
+            out.append(c)
+    return _text(bytes(out))
 
 
 def response(request, code, reason, to_tag=None):

@@ -166,11 +166,16 @@ class Gate:
         # A full parse, as decide() reads it: once a second at most, off the
         # datagrams' path.
         try:
-            frm = sip.parse(data).name_addr(b"from")
+            self._log_scanner(sip.parse(data), self._scan_ip, self._scan_utc)
         except sip.SipError:
-            return
-        number = sip.addr_number(frm)
-        self.calllog.record(self._scan_utc, number, frm.display, self._scan_ip, _SCANNER_CALL)
+            pass
+
+    def _log_scanner(self, msg, ip, utc):
+        # A stranger's call attempt, logged with its From: a stranger's
+        # P-Asserted-Identity is not believed (RFC 3325 section 5: only from within
+        # the trust domain, the provider).
+        frm = msg.name_addr(b"from")
+        self.calllog.record(utc, sip.addr_number(frm), frm.display, ip, _SCANNER_CALL)
 
     def decide(self, msg, source, now_ms, in_dialog):
         """The verdict for one inbound request (never a retransmission)."""
@@ -190,12 +195,8 @@ class Gate:
                 return _UNKNOWN_SOURCE
             # One line in the call log per scanning address in a row: a scanner
             # that keeps knocking cannot push the real calls out of the log.
-            # Logged with its From: a stranger's P-Asserted-Identity is not believed
-            # (RFC 3325 section 5: only from within the trust domain, the provider).
             self._last_scan_logged = ip
-            frm = msg.name_addr(b"from")
-            number = sip.addr_number(frm)
-            self.calllog.record(self.clock.utc(), number, frm.display, ip, _SCANNER_CALL)
+            self._log_scanner(msg, ip, self.clock.utc())
             return _SCANNER_CALL
         if in_dialog:
             # Also a new transaction of a call already let through (the INVITE

@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 
+from build import FIRMWARE_FLAGS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Each board folder's port, so a Pico's files never land on an ESP32 by mistake.
 PLATFORMS = {
@@ -239,7 +241,7 @@ class Deployer:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             if compiled:
                 # -s: the name tracebacks on the board show, not this PC's path.
-                cmd = compiler + ["-s", target[:-4] + ".py", "-o", dest, source]
+                cmd = compiler + [*FIRMWARE_FLAGS, "-s", target[:-4] + ".py", "-o", dest, source]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise DeployError("mpy-cross failed on %s: %s" % (source, proc.stderr.strip()))

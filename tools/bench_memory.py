@@ -7,9 +7,14 @@ stand-in board, pushes mixed datagrams (wanted calls, scanners, "John Doe", garb
 through the proxy, serves the status page, then loads and saves the settings form
 (which loads the validation code), and reports the heap in use after
 import, at its peak and after the run, and its growth between the first and the
-last thousand datagrams. Also reports what the modules would cost loaded from a
-ROMFS image (execute in place, as frozen code would): the part of the import cost
-that is bytecode and would move to flash.
+last thousand datagrams.
+
+`--rom` runs the same workload with the firmware in a ROMFS image (`mpremote romfs
+build`), its .mpy files run in place as on a board whose MicroPython has a ROM
+partition (stock ESP32 and Pico W images have none: that takes a build of the image
+once; frozen modules keep even more out of the heap). The unix port has no ROM
+partition: the image is read onto a heap made larger by its size, before the
+baseline, so the firmware still gets --heap.
 
 Exits non-zero on a MemoryError, on growth, or on failed web requests.
 
@@ -44,24 +49,14 @@ GOALS = {"after_import_own": 25 * 1024, "after_import_all": 60 * 1024, "peak": 8
 JITTER = 128
 GROWTH_SLACK = 512
 
-ROM_PROBE = """
-import gc, sys, vfs
-f = open(sys.argv[1], "rb"); image = f.read(); f.close()
-vfs.mount(vfs.VfsRom(image), "/rom")
-sys.path.insert(0, "/rom")
-gc.collect(); base = gc.mem_alloc()
-for name in sys.argv[2].split(","):
-    __import__(name)
-gc.collect(); print("rom_import", gc.mem_alloc() - base)
-"""
-
 
 def micropython():
     return shutil.which("micropython", path=os.path.dirname(sys.executable))
 
 
 def run_mp(args, libdir, heap):
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", libdir, BENCH]))
+    path = [".frozen", libdir, BENCH] if libdir else [".frozen", BENCH]
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join(path))
     cmd = [micropython(), "-X", "heapsize=" + heap] + args
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
@@ -112,10 +107,12 @@ def wasm_version():
         return node, json.load(f)["version"]
 
 
-def run_wasm(node, libdir, heap, datagrams, pages, saves):
+def run_wasm(node, libdir, heap, datagrams, pages, saves, image=None):
     phase, web = bench_modules()
     cmd = [node, os.path.join(WASM, "run.mjs"), str(heap_bytes(heap)), libdir]
     cmd += [",".join(phase), ",".join(web), str(datagrams), str(pages), str(saves)]
+    if image:
+        cmd.append(image)  # the port's ROM partition: outside its heap, as on a board
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -129,33 +126,24 @@ def parse(out):
     return figures
 
 
-def rom_cost(libdir, heap, modules):
-    """Heap cost of importing modules from a ROMFS image (bytecode stays in the image)."""
+def romfs_image(libdir, image):
+    """A ROMFS image of the compiled firmware (and the workload), as `mpremote romfs
+    build` makes it for a board; returns its size."""
     with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "src")
-        shutil.copytree(libdir, src)
-        image = os.path.join(tmp, "firmware.romfs")
-        subprocess.run(
-            [
-                os.path.join(os.path.dirname(sys.executable), "mpremote"),
-                "romfs",
-                "-o",
-                image,
-                "--no-mpy",
-                "build",
-                src,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        probe = os.path.join(tmp, "probe.py")
-        with open(probe, "w") as f:
-            f.write(ROM_PROBE)
-        # The image itself is read onto the heap here; on a board it stays in flash.
-        code, out = run_mp([probe, image, ",".join(modules)], os.path.join(tmp, "none"), "1m")
-        if "rom_import" not in out:
-            print("ROMFS probe failed:", out[-500:])
-        return parse(out).get("rom_import"), os.path.getsize(image)
+        src = os.path.join(tmp, "rom")
+        shutil.copytree(libdir, src, ignore=shutil.ignore_patterns("main.py", ".*"))
+        cmd = [sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", image, "build", src]
+        subprocess.run(cmd, check=True, capture_output=True)
+    return os.path.getsize(image)
+
+
+def rom_heap(heap, image_size):
+    """-X heapsize for a run whose firmware gets `heap`: the unix port has no ROM
+    partition, so the image is read onto the heap, made larger by the image's blocks
+    and their share of the allocation tables (a 64-bit block is 32 bytes; each takes
+    2 bits in the allocation table and 1 in the finaliser table)."""
+    blocks = (image_size + 31) // 32 + 1
+    return str(heap_bytes(heap) + blocks * 32 + (blocks * 3 + 7) // 8)
 
 
 def kb(n):
@@ -207,6 +195,12 @@ def main():
         help="unix: the MicroPython unix port from PyPI (64-bit, the default); "
         "wasm32: the webassembly port from npm (32-bit, as the boards)",
     )
+    ap.add_argument(
+        "--rom",
+        action="store_true",
+        help="the firmware in a ROMFS image (mpremote romfs build), run in place as on "
+        "a board whose MicroPython has a ROM partition: the bytecode stays out of the heap",
+    )
     args = ap.parse_args()
     if args.vm == "wasm32":
         node, version = wasm_version()
@@ -216,26 +210,35 @@ def main():
     build.compile_file(
         build.mpy_cross(), os.path.join(BENCH, "workload.py"), os.path.join(libdir, "workload.mpy")
     )
-    if args.vm == "wasm32":
-        return report_wasm(
-            run_wasm(node, libdir, args.heap, args.datagrams, args.pages, args.saves),
-            version,
-            args,
-        )
-    with tempfile.TemporaryDirectory(prefix="hushgate-mem-") as state:
-        code, out = run_mp(
-            [
-                os.path.join(BENCH, "memory_mp.py"),
-                str(args.datagrams),
-                str(args.pages),
-                state,
-                str(args.saves),
-            ],
-            libdir,
-            args.heap,
-        )
+    with tempfile.TemporaryDirectory(prefix="hushgate-mem-") as tmp:
+        image = os.path.join(tmp, "firmware.romfs") if args.rom else None
+        where = "modules compiled with mpy-cross"
+        if image:
+            size = romfs_image(libdir, image)
+            where = "modules in a ROMFS image of %s (mpremote romfs build)" % kb(size)
+        if args.vm == "wasm32":
+            result = run_wasm(
+                node, libdir, args.heap, args.datagrams, args.pages, args.saves, image
+            )
+            return report_wasm(result, version, args, where)
+        state = os.path.join(tmp, "state")
+        run = [os.path.join(BENCH, "memory_mp.py"), str(args.datagrams), str(args.pages)]
+        run += [state, str(args.saves)]
+        if image:
+            code, out = run_mp(run + [image], None, rom_heap(args.heap, size))
+        else:
+            code, out = run_mp(run, libdir, args.heap)
     figures = parse(out)
-    print("MicroPython unix port, heap %s, modules compiled with mpy-cross" % args.heap)
+    print("MicroPython unix port, heap %s, %s" % (args.heap, where))
+    if image and "rom_on_heap" in figures:
+        print(
+            "  (no ROM partition on this port: the image is read onto a heap %s larger; "
+            "it takes %s of it and counts in no figure)"
+            % (
+                kb(heap_bytes(rom_heap(args.heap, size)) - heap_bytes(args.heap)),
+                kb(figures["rom_on_heap"]),
+            )
+        )
     failures = imports_and_exit(out, code)
     for key in (
         "after_import_own",
@@ -263,37 +266,17 @@ def main():
             "%d of %d web requests failed"
             % (figures["web_errors"], figures.get("web_requests", 0))
         )
-    # The modules counted in after_import_own (imported before that line).
-    own = []
-    for line in out.splitlines():
-        if line.startswith("after_import_own"):
-            break
-        if line.startswith("import "):
-            own.append(line[7:].rpartition(" ")[0])
-    if own:
-        rom, image = rom_cost(libdir, args.heap, own)
-        if rom is not None and "after_import_own" in figures:
-            print(
-                "frozen/ROMFS estimate: own modules %s after import instead of %s "
-                "(%s of bytecode would stay in flash; image %s)"
-                % (
-                    kb(rom),
-                    kb(figures["after_import_own"]),
-                    kb(figures["after_import_own"] - rom),
-                    kb(image),
-                )
-            )
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0
 
 
-def report_wasm(result, version, args):
+def report_wasm(result, version, args, where):
     code, out = result
     figures = parse(out)
     print(
-        "32-bit (MicroPython webassembly port, npm %s %s), heap %s, "
-        "modules compiled with mpy-cross" % (WASM_PACKAGE, version, args.heap)
+        "32-bit (MicroPython webassembly port, npm %s %s), heap %s, %s"
+        % (WASM_PACKAGE, version, args.heap, where)
     )
     failures = imports_and_exit(out, code)
     labels = dict(WASM_KEYS)
@@ -335,7 +318,6 @@ def report_wasm(result, version, args):
             failures.append(
                 "%s of %s requests failed" % (figures.get(key, "all"), figures.get(total, "the"))
             )
-    print("frozen/ROMFS estimate: not measured on this VM (see the unix port's run)")
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0

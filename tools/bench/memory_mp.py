@@ -54,7 +54,26 @@ class Peak:
             self.top = n
 
 
+def mount_rom(path):
+    """The firmware's ROMFS image at /rom, its .mpy files run in place (VfsRom).
+
+    The unix port has no ROM partition: the image is read onto the heap, before the
+    baseline, so that it counts in no figure (tools/bench_memory.py enlarges the heap
+    by the image's size). On a board it is flash.
+    """
+    import vfs
+
+    before = used()
+    with open(path, "rb") as f:
+        image = f.read()
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+    say("rom_on_heap", used() - before)
+
+
 def main(argv):
+    if len(argv) > 5:
+        mount_rom(argv[5])
     import workload  # the bench's own code, before the baseline: not the firmware's
 
     datagrams = int(argv[1]) if len(argv) > 1 else 10000
@@ -62,6 +81,7 @@ def main(argv):
     state = argv[3] if len(argv) > 3 else "/tmp/hushgate-bench-state"
     saves = int(argv[4]) if len(argv) > 4 else 5
     base = used()
+    say("heap_total", gc.mem_alloc() + gc.mem_free())
     say("baseline", base)
     before = base
     for name in PHASE_MODULES:

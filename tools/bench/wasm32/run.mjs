@@ -1,10 +1,12 @@
 // The memory benchmark under the MicroPython webassembly port (32-bit), from npm.
 // tools/bench_memory.py --vm wasm32 starts it:
 //
-//   node run.mjs HEAP_BYTES LIBDIR PHASE_MODULES WEB_MODULES DATAGRAMS PAGES SAVES
+//   node run.mjs HEAP_BYTES LIBDIR PHASE_MODULES WEB_MODULES DATAGRAMS PAGES SAVES [ROMFS]
 //
 // LIBDIR (the compiled firmware and workload.mpy) is copied into the port's in-memory
-// file system; memory_wasm.py (next to this file) runs the workload as steps, one
+// file system; or, given ROMFS (an image of LIBDIR made by `mpremote romfs build`),
+// the port gets it as its ROM partition: outside MicroPython's heap, mounted at /rom,
+// its .mpy files run in place, as on a board whose firmware has a ROMFS partition; memory_wasm.py (next to this file) runs the workload as steps, one
 // call from here each, so that the port's collector runs between them (it collects
 // only when control is back in JavaScript). Prints memory_wasm.py's "key value" lines.
 import fs from "node:fs";
@@ -22,9 +24,10 @@ try {
   process.exit(4);
 }
 
-const [heap, libdir, phase, web, datagrams, pages, saves] = process.argv.slice(2);
+const [heap, libdir, phase, web, datagrams, pages, saves, romfs] = process.argv.slice(2);
 const mp = await loadMicroPython({
   heapsize: Number(heap),
+  romfs: romfs ? new Uint8Array(fs.readFileSync(romfs)) : undefined,
   stdout: (line) => process.stdout.write(line + "\n"),
   stderr: (line) => process.stderr.write(line + "\n"),
 });
@@ -38,14 +41,15 @@ function copyTree(src, dst) {
   }
 }
 
-copyTree(libdir, "/hg");
+if (romfs) mp.FS.mkdirTree("/hg");
+else copyTree(libdir, "/hg");
 mp.FS.writeFile("/hg/memory_wasm.py", fs.readFileSync(path.join(HERE, "memory_wasm.py")));
 
 const quote = (s) => JSON.stringify(String(s));
 try {
   mp.runPython(`
 import sys
-sys.path[:] = [".frozen", "/hg"]
+sys.path[:] = ${romfs ? '[".frozen", "/rom", "/hg"]' : '[".frozen", "/hg"]'}
 import memory_wasm
 bench = memory_wasm.Bench([${quote(phase)}, ${quote(web)}, ${Number(datagrams)}, ${Number(
     pages,

@@ -113,6 +113,71 @@ def test_the_page_unloads_when_idle_with_one_waiting_task():
         assert not name.startswith("hushgate.page") and name != "hushgate.http", name
 
 
+class _OutOfHeap:
+    """Stands in for a page module whose handle() finds the heap full."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def handle(self, web, req):
+        self.calls += 1
+        raise MemoryError()
+
+
+def test_a_page_out_of_heap_is_tried_again_once_the_pages_are_dropped():
+    ctx, app, client = new_app()
+    app.keep_loaded_s = 0
+    full = _OutOfHeap()
+    sys.modules["hushgate.pagecss"] = full  # loaded, as a page kept from earlier
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200  # the real one, reloaded
+    assert full.calls == 1
+    # Still out of heap with the pages dropped: 503, and the server goes on.
+    unload = app.unload
+
+    def unload_keeping_full(only=None):
+        unload(only)
+        sys.modules["hushgate.pagecss"] = full
+
+    app.unload = unload_keeping_full
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 503
+    assert full.calls == 3
+    app.unload = unload
+    unload()
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200
+
+
+class _SlowWriter(Writer):
+    """Each write waits a little, so that two answers could interleave."""
+
+    def __init__(self, peer, log):
+        Writer.__init__(self, peer)
+        self.log = log
+
+    async def awrite(self, data):
+        self.log.append(self.peer[1])
+        await asyncio.sleep(0.01)
+        await Writer.awrite(self, data)
+
+
+def test_pages_are_answered_one_at_a_time():
+    # A browser asks for the page, its CSS and its script at once: two answers side by
+    # side do not fit a board's heap, so the second waits for the first to be sent.
+    ctx, app, client = new_app()
+    log = []
+    writers = [_SlowWriter(("192.168.1.20", port), log) for port in (1, 2, 3)]
+
+    async def three():
+        await asyncio.gather(
+            *[app.serve(Reader(b"GET /s.css HTTP/1.0\r\n\r\n"), w) for w in writers]
+        )
+
+    run(three())
+    assert all(w.closed and w.out.startswith(b"HTTP/1.0 200") for w in writers)
+    order = [port for i, port in enumerate(log) if i == 0 or log[i - 1] != port]
+    assert sorted(order) == [1, 2, 3], log  # each answer's writes in one run
+    assert app.active == 0
+
+
 def test_quiet_hours_shown_with_their_end():
     ctx, app, client, token = logged_in()
     ctx.gate.schedule = ("quiet-schedule", "18:00")

@@ -32,16 +32,7 @@ async def answer(web, req, res, writer):
     error status, (status, error text) or (status, headers, body). Never raises."""
     try:
         if isinstance(res, str):
-            try:
-                __import__(res)
-                res = sys.modules[res].handle(web, req)
-            except (ValueError, UnicodeError):
-                res = 400
-            except MemoryError:
-                web.unload()
-                res = 503
-            except Exception:  # a bug: answered, and the server goes on
-                res = 500
+            res = _page(web, req, res, 1)
         if isinstance(res, int):
             res = res, reason(res)
         if len(res) == 2:
@@ -57,6 +48,22 @@ async def answer(web, req, res, writer):
         await writer.aclose()
     except Exception:
         pass
+
+
+def _page(web, req, name, retries):
+    # The page module's answer. Out of heap, the pages kept loaded from earlier
+    # requests (Web.keep_loaded_s) are dropped and it is tried once more: on a board,
+    # the settings page does not fit beside the status page's code.
+    try:
+        __import__(name)
+        return sys.modules[name].handle(web, req)
+    except (ValueError, UnicodeError):
+        return 400
+    except MemoryError:
+        web.unload()
+        return _page(web, req, name, retries - 1) if retries else 503
+    except Exception:  # a bug: answered, and the server goes on
+        return 500
 
 
 async def send(writer, res, head_only=False):

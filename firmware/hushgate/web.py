@@ -36,6 +36,7 @@ class Web:
         if getattr(ctx, "auth", None) is None:
             ctx.auth = self.auth  # the panel's password reset must reach this one
         self.active = 0
+        self._turn = asyncio.Lock()  # one page answered at a time (see _answer)
         self._idle = 0  # bumped by every request; an unload waits for it to stay still
         self._unloading = False
 
@@ -81,22 +82,7 @@ class Web:
         busy = self.active >= self.max_connections
         self.active += 1
         try:
-            # the request is read and checked, its reader dropped, then the page loaded:
-            # the two never share the heap
-            from hushgate import http
-
-            req, res = await http.handle(self, reader, writer, busy)
-            http = None
-            self.unload("hushgate.http")
-            from hushgate import pagesend
-
-            await pagesend.answer(self, req, res, writer)
-        except MemoryError:  # no room for the server: the connection is closed unanswered
-            self.unload()
-            try:
-                await writer.aclose()
-            except Exception:
-                pass
+            await self._answer(reader, writer, busy)
         finally:
             self.active -= 1
             if not self.active:
@@ -106,6 +92,33 @@ class Web:
                     self._unloading = True
                     send = sys.modules["hushgate.pagesend"]
                     asyncio.create_task(send.unload_when_idle(self))
+
+    async def _answer(self, reader, writer, busy):
+        try:
+            # the request is read and checked, its reader dropped, then the page loaded:
+            # the two never share the heap
+            from hushgate import http
+
+            req, res = await http.handle(self, reader, writer, busy)
+            http = None
+            self.unload("hushgate.http")
+            # One page at a time, the others waiting their turn (a browser asks for the
+            # page, its CSS and script at once; two pages side by side do not fit a
+            # board's heap). Requests are read meanwhile: a browser's idle
+            # preconnection must not hold the others up.
+            await self._turn.acquire()
+            try:
+                from hushgate import pagesend
+
+                await pagesend.answer(self, req, res, writer)
+            finally:
+                self._turn.release()
+        except MemoryError:  # no room for the server: the connection is closed unanswered
+            self.unload()
+            try:
+                await writer.aclose()
+            except Exception:
+                pass
 
 
 def make_app(ctx):

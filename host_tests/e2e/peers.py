@@ -711,7 +711,7 @@ def run_scanner(net, folder, tool, args, timeout=60.0):
 # The heap the end-to-end runs give the firmware (HUSHGATE_HEAP may say another), the
 # modules in a ROMFS image as tools/run runs them. 128 KB on this 64-bit port holds
 # fewer objects than an ESP32's 110 KB (the same firmware's live heap is 1.6x a 32-bit
-# MicroPython's: README, Figures); at 110 KB here about one run in nine of the restart
+# MicroPython's: README, Figures); at 110 KB here about one run in five of the restart
 # test loses a 200 OK that found no free block (the receive path's low_memory drops).
 E2E_HEAP = os.environ.get("HUSHGATE_HEAP", "128k")
 

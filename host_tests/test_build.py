@@ -88,6 +88,17 @@ def test_the_image_is_made_again_only_when_a_module_changed(tmp_path):
     build.romfs(out, image)
     assert os.path.getmtime(image) != made + 10
     assert not os.path.exists(image + ".part")
+    # a module removed: made again, without it (only its folder's date tells)
+    old = os.path.getmtime(image) - 100
+    for folder, _dirs, files in os.walk(out):
+        for name in files:
+            os.utime(os.path.join(folder, name), (old, old))
+        os.utime(folder, (old, old))
+    os.utime(image, (old + 10, old + 10))
+    os.remove(os.path.join(out, "hushgate", "tzwall.mpy"))
+    build.romfs(out, image)
+    with open(image, "rb") as f:
+        assert b"tzwall.mpy" not in f.read()  # the entry (tz.mpy names the module)
 
 
 def test_heap_sizes_read_as_micropython_reads_them():

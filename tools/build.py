@@ -105,9 +105,12 @@ def romfs(out, image):
     """A ROMFS image of the compiled modules in `out` (main.py stays on the file
     system, as on a board), made again only when a module is newer; returns its size."""
     modules = []
+    folders = []  # a module removed leaves only its folder's date behind
     for folder, _dirs, files in os.walk(out):
         modules += [os.path.join(folder, n) for n in files if n.endswith(".mpy")]
-    if os.path.exists(image) and os.path.getmtime(image) >= max(map(os.path.getmtime, modules)):
+        folders.append(folder)
+    newest = max(map(os.path.getmtime, modules + folders))
+    if os.path.exists(image) and os.path.getmtime(image) >= newest:
         return os.path.getsize(image)
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "rom")

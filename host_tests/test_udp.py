@@ -56,8 +56,12 @@ class _Socket:
         self.sent.append((data, peer))
 
 
-def _endpoint(datagrams=(), raw=True, largest=1 << 20):
-    return udp.Endpoint(None, sock=_Socket(datagrams, largest), raw=raw)
+class _NoSpare(udp.Endpoint):
+    spare = False  # the small reads alone, as once the spare block is used
+
+
+def _endpoint(datagrams=(), raw=True, largest=1 << 20, kind=_NoSpare):
+    return kind(None, sock=_Socket(datagrams, largest), raw=raw)
 
 
 def test_lwip_shape_passes_through():
@@ -167,6 +171,38 @@ def test_small_read_falls_back_to_the_smallest_buffer():
     ep = _endpoint([(b"z" * 100, LOOPBACK_RAW)], largest=16)
     assert ep.read() is None and ep.low_memory == 1
     assert ep.sock.sizes == [4097, 1501, 513, 16]
+
+
+class _SpareSocket(_Socket):
+    """No max_size block on the heap but the endpoint's spare: a big read works only
+    once the endpoint has let its spare go."""
+
+    def recvfrom(self, size):
+        if size > 1501 and self.endpoint._spare is None:
+            self.largest = 1 << 20
+        data = _Socket.recvfrom(self, size)
+        self.largest = 1501
+        return data
+
+
+def test_the_spare_block_takes_a_datagram_the_heap_had_no_block_for():
+    sock = _SpareSocket([(b"SIP/2.0 200 OK\r\n" + b"v" * 2000, LOOPBACK_RAW)], largest=1501)
+    ep = udp.Endpoint(None, sock=sock, raw=True)
+    sock.endpoint = ep
+    assert ep._spare is not None and len(ep._spare) == ep.max_size + 1
+    data = ep.read()
+    assert data is not None and len(data) == 2016 and ep.low_memory == 0
+    assert sock.sizes == [4097, 4097]  # its own block first, then the spare's
+    # Used: the next reads are small ones until rearm() takes the spare again.
+    sock.queue.append((b"OPTIONS", LOOPBACK_RAW))
+    assert ep.read() == b"OPTIONS" and sock.sizes[2:] == [1501]
+    assert ep.rearm() and ep._spare is not None
+    assert ep.rearm()  # held: nothing taken twice
+
+
+def test_an_endpoint_without_a_spare_holds_no_block():
+    ep = _endpoint()
+    assert ep._spare is None and not ep.rearm()
 
 
 class _Door:

@@ -278,6 +278,7 @@ class App:
                 # A stranger's INVITE the gate kept: its call-log line, written here
                 # so that a scan's datagrams cost no parse (Gate.refuse_stranger).
                 self.gate.log_scan()
+                self.endpoint.rearm()  # the receive path's spare block, if it was used
                 resolve_in -= 1
                 if resolve_in <= 0:
                     resolve_in = _RESOLVE_EVERY_S if self._resolve() else _RESOLVE_RETRY_S

@@ -88,6 +88,11 @@ class Endpoint:
     # few more; each entry holds some 150 bytes of objects on the unix port, and a
     # flood's strangers are refused at the door without one.
     cache_size = 16
+    # A max_size block held back for the read that finds the heap too fragmented for
+    # its own (a wanted 200 OK must not be dropped because scattered small objects
+    # left 27 KB free but no 4 KB in one piece): freed for that read, taken again by
+    # rearm(), which the app calls on its one-second tick.
+    spare = True
 
     def __init__(self, address, sock=None, raw=False):
         if sock is None:
@@ -113,6 +118,8 @@ class Endpoint:
         self.low_memory = 0  # datagrams dropped because the heap had no block for them
         self.send_errors = 0
         self._lean = 0  # reads left in small buffers after the heap lacked a big one
+        self._spare = None
+        self.rearm()
         # A poller of our own, the socket always in it, for queued(); None where the
         # socket cannot be polled (a test's stand-in): read() then tells.
         self._poller = None
@@ -174,21 +181,46 @@ class Endpoint:
                 # Recently short of a max_size block: don't pay a failed
                 # allocation (and its collection) on every datagram.
                 self._lean -= 1
-                return self._small_read()
-            # No preallocated receive buffer: MicroPython's sockets (lwIP and the
-            # unix port) have no recvfrom_into, and readinto gives no sender. So
-            # recvfrom, the cheapest path measured: it needs its whole buffer as one
-            # free block for a moment (the result shrinks to the datagram at once).
-            return self.sock.recvfrom(self.max_size + 1)
+            else:
+                # No preallocated receive buffer: MicroPython's sockets (lwIP and the
+                # unix port) have no recvfrom_into, and readinto gives no sender. So
+                # recvfrom, the cheapest path measured: it needs its whole buffer as
+                # one free block for a moment (the result shrinks to the datagram).
+                return self.sock.recvfrom(self.max_size + 1)
         except OSError:
             return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
         except MemoryError:
             # A heap fragmented by a flood may have no max_size block left even
-            # after the collection the allocator ran: read into a smaller one
-            # (nearly every SIP datagram fits an Ethernet frame). A datagram that
-            # fills it may have been cut short, so it is dropped and counted.
+            # after the collection the allocator ran.
             self._lean = _LEAN_READS
+        if self._spare is not None:
+            return self._spare_read()
+        # Read into a smaller buffer (nearly every SIP datagram fits an Ethernet
+        # frame). A datagram that fills it may have been cut short, so it is
+        # dropped and counted.
+        return self._small_read()
+
+    def _spare_read(self):
+        # The spare's block is this read's: dropped here, freed by the collection the
+        # allocator runs when it finds no other.
+        self._spare = None
+        try:
+            return self.sock.recvfrom(self.max_size + 1)
+        except OSError:
+            return None
+        except MemoryError:
             return self._small_read()
+
+    def rearm(self):
+        """Takes the spare block again if it was used and the heap has one (a failed
+        try costs a collection: call it now and then, not per datagram). True when
+        the endpoint holds one."""
+        if self.spare and self._spare is None:
+            try:
+                self._spare = bytearray(self.max_size + 1)
+            except MemoryError:
+                pass
+        return self._spare is not None
 
     def _convert(self, peer):
         # The (ip, port) of a raw peer not in the cache, kept while there is room;

@@ -708,16 +708,15 @@ def run_scanner(net, folder, tool, args, timeout=60.0):
 # --- hushgate itself -------------------------------------------------------------------
 
 
-# The heap the end-to-end runs give the firmware (HUSHGATE_HEAP may say another), the
-# modules in a ROMFS image as tools/run runs them. 128 KB on this 64-bit port holds
-# fewer objects than an ESP32's 110 KB (the same firmware's live heap is 1.6x a 32-bit
-# MicroPython's: README, Figures); at 110 KB here about one run in five of the restart
-# test loses a 200 OK that found no free block (the receive path's low_memory drops).
-E2E_HEAP = os.environ.get("HUSHGATE_HEAP", "128k")
+# The heap the end-to-end runs give the firmware: an ESP32's 110 KB (HUSHGATE_HEAP may
+# say another), the modules in a ROMFS image as tools/run runs them. This 64-bit port
+# holds fewer objects in it than an ESP32 does (the same firmware's live heap is 1.6x
+# a 32-bit MicroPython's: README, Figures).
+E2E_HEAP = os.environ.get("HUSHGATE_HEAP", "110k")
 
 
 class Hushgate:
-    """hushgate as the README runs it: `HUSHGATE_HEAP=128k tools/run` (MicroPython unix
+    """hushgate as the README runs it: `HUSHGATE_HEAP=110k tools/run` (MicroPython unix
     port, the modules in a ROMFS image, the host board) at net.hushgate, with its state
     folder, config.json and a web password written before it starts. Its stderr has
     one `call: ...` line per call attempt; stdin is the simulated button; /api/* is

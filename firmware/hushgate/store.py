@@ -21,7 +21,9 @@ class Store:
     heap for as long as the firmware runs.
     """
 
-    source = None  # which file the last load() used, or "defaults"
+    # Which file the config in use came from: the one the last load() used, or
+    # "defaults"; config.json after a save (known good: not read back before the next).
+    source = None
 
     def __init__(self, folder):
         if not isinstance(folder, str):

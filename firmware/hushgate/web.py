@@ -97,7 +97,8 @@ class Web:
             self.active -= 1
             if not self.active:
                 free = self.heap_free()
-                if not self.keep_loaded_s or free is not None and free < self.keep_loaded_min_free:
+                low = free is not None and free < self.keep_loaded_min_free
+                if not self.keep_loaded_s or low:
                     self.unload()
                 elif not self._unloading and self.loaded():  # one waiting task at most
                     self._unloading = True

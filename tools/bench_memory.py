@@ -72,12 +72,6 @@ WASM_KEYS = (
 )
 
 
-def heap_bytes(text):
-    text = text.strip().lower()
-    scale = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
-    return int(text.rstrip("km")) * scale
-
-
 def bench_modules():
     """memory_mp.py's PHASE_MODULES and WEB_MODULES: the wasm32 run imports the same."""
     with open(os.path.join(BENCH, "memory_mp.py")) as f:
@@ -109,7 +103,7 @@ def wasm_version():
 
 def run_wasm(node, libdir, heap, datagrams, pages, saves, image=None):
     phase, web = bench_modules()
-    cmd = [node, os.path.join(WASM, "run.mjs"), str(heap_bytes(heap)), libdir]
+    cmd = [node, os.path.join(WASM, "run.mjs"), str(build.heap_bytes(heap)), libdir]
     cmd += [",".join(phase), ",".join(web), str(datagrams), str(pages), str(saves)]
     if image:
         cmd.append(image)  # the port's ROM partition: outside its heap, as on a board
@@ -124,26 +118,6 @@ def parse(out):
         if key and value.lstrip("-").isdigit():
             figures[key] = int(value)
     return figures
-
-
-def romfs_image(libdir, image):
-    """A ROMFS image of the compiled firmware (and the workload), as `mpremote romfs
-    build` makes it for a board; returns its size."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "rom")
-        shutil.copytree(libdir, src, ignore=shutil.ignore_patterns("main.py", ".*"))
-        cmd = [sys.executable, "-m", "mpremote", "romfs", "--no-mpy", "-o", image, "build", src]
-        subprocess.run(cmd, check=True, capture_output=True)
-    return os.path.getsize(image)
-
-
-def rom_heap(heap, image_size):
-    """-X heapsize for a run whose firmware gets `heap`: the unix port has no ROM
-    partition, so the image is read onto the heap, made larger by the image's blocks
-    and their share of the allocation tables (a 64-bit block is 32 bytes; each takes
-    2 bits in the allocation table and 1 in the finaliser table)."""
-    blocks = (image_size + 31) // 32 + 1
-    return str(heap_bytes(heap) + blocks * 32 + (blocks * 3 + 7) // 8)
 
 
 def kb(n):
@@ -214,7 +188,7 @@ def main():
         image = os.path.join(tmp, "firmware.romfs") if args.rom else None
         where = "modules compiled with mpy-cross"
         if image:
-            size = romfs_image(libdir, image)
+            size = build.romfs(libdir, image)
             where = "modules in a ROMFS image of %s (mpremote romfs build)" % kb(size)
         if args.vm == "wasm32":
             result = run_wasm(
@@ -225,7 +199,7 @@ def main():
         run = [os.path.join(BENCH, "memory_mp.py"), str(args.datagrams), str(args.pages)]
         run += [state, str(args.saves)]
         if image:
-            code, out = run_mp(run + [image], None, rom_heap(args.heap, size))
+            code, out = run_mp(run + [image], None, str(build.rom_heap(args.heap, size)))
         else:
             code, out = run_mp(run, libdir, args.heap)
     figures = parse(out)
@@ -235,7 +209,7 @@ def main():
             "  (no ROM partition on this port: the image is read onto a heap %s larger; "
             "it takes %s of it and counts in no figure)"
             % (
-                kb(heap_bytes(rom_heap(args.heap, size)) - heap_bytes(args.heap)),
+                kb(build.rom_heap(args.heap, size) - build.heap_bytes(args.heap)),
                 kb(figures["rom_on_heap"]),
             )
         )

@@ -151,6 +151,11 @@ def main():
         "HEAP to the firmware when tools/romboot.py runs it",
     )
     args = ap.parse_args()
+    if args.romfs:
+        try:
+            heap_bytes(args.romfs)
+        except ValueError:
+            ap.error("--romfs: a heap size such as 110k, not %r" % args.romfs)
     out = build(args.board, args.out or os.path.join(ROOT, "build", args.board))
     if args.romfs:
         image = out.rstrip(os.sep) + ".romfs"

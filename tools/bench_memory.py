@@ -39,7 +39,8 @@ import tempfile
 import build
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "tools", "bench")
+TOOLS = os.path.join(ROOT, "tools")
+BENCH = os.path.join(TOOLS, "bench")
 GOALS = {"after_import_own": 25 * 1024, "after_import_all": 60 * 1024, "peak": 85 * 1024}
 # Bounded tables (dialogs, call log, repeat callers, limiter) settle within the
 # first thousands with a little jitter (entries of different lengths replacing each
@@ -55,7 +56,8 @@ def micropython():
 
 
 def run_mp(args, libdir, heap):
-    path = [".frozen", libdir, BENCH] if libdir else [".frozen", BENCH]
+    # No libdir: the firmware comes from a ROMFS image, mounted by tools/romboot.py's code.
+    path = [".frozen", libdir, BENCH] if libdir else [".frozen", BENCH, TOOLS]
     env = dict(os.environ, MICROPYPATH=os.pathsep.join(path))
     cmd = [micropython(), "-X", "heapsize=" + heap] + args
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)

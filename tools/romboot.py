@@ -18,6 +18,8 @@ import vfs
 
 
 def mount(path):
+    """The image at /rom, first on sys.path; returns the heap it takes (bytes).
+    tools/bench/memory_mp.py mounts the firmware the same way."""
     gc.collect()
     before = gc.mem_alloc()
     image = bytearray(os.stat(path)[6])  # read in place: no growing buffer at boot
@@ -29,14 +31,19 @@ def mount(path):
     return gc.mem_alloc() - before
 
 
-reserved = mount(sys.argv[1])
-import board  # noqa: E402  (from the image just mounted)
+def _main_code(argv):
+    # The board told what the image takes, main.py compiled with its command line.
+    reserved = mount(argv[1])
+    import board  # from the image just mounted
 
-board.heap_reserved = reserved  # not the firmware's: the app's heap figures leave it out
-main = sys.argv[2]
-sys.argv[:] = [main] + sys.argv[3:]
-with open(main) as f:
-    code = compile(f.read(), main, "exec")
-del mount, f, board, reserved
-gc.collect()
-exec(code, {"__name__": "__main__"})
+    board.heap_reserved = reserved  # not the firmware's: the app's heap figures leave it out
+    main = argv[2]
+    sys.argv[:] = [main] + argv[3:]
+    with open(main) as f:
+        return compile(f.read(), main, "exec")
+
+
+if __name__ == "__main__":
+    code = _main_code(sys.argv)
+    gc.collect()
+    exec(code, {"__name__": "__main__"})

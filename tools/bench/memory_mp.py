@@ -55,20 +55,15 @@ class Peak:
 
 
 def mount_rom(path):
-    """The firmware's ROMFS image at /rom, its .mpy files run in place (VfsRom).
+    """The firmware's ROMFS image at /rom, its .mpy files run in place, mounted as
+    tools/romboot.py boots the firmware. The unix port has no ROM partition: the image
+    is read onto the heap, before the baseline, so that it counts in no figure
+    (tools/bench_memory.py enlarges the heap by the image's size). On a board it is
+    flash."""
+    from romboot import mount
 
-    The unix port has no ROM partition: the image is read onto the heap, before the
-    baseline, so that it counts in no figure (tools/bench_memory.py enlarges the heap
-    by the image's size). On a board it is flash.
-    """
-    import vfs
-
-    before = used()
-    with open(path, "rb") as f:
-        image = f.read()
-    vfs.mount(vfs.VfsRom(image), "/rom")
-    sys.path.insert(0, "/rom")
-    say("rom_on_heap", used() - before)
+    say("rom_on_heap", mount(path))
+    del sys.modules["romboot"]
 
 
 def main(argv):
@@ -81,7 +76,6 @@ def main(argv):
     state = argv[3] if len(argv) > 3 else "/tmp/hushgate-bench-state"
     saves = int(argv[4]) if len(argv) > 4 else 5
     base = used()
-    say("heap_total", gc.mem_alloc() + gc.mem_free())
     say("baseline", base)
     before = base
     for name in PHASE_MODULES:

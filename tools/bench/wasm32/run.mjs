@@ -6,9 +6,10 @@
 // LIBDIR (the compiled firmware and workload.mpy) is copied into the port's in-memory
 // file system; or, given ROMFS (an image of LIBDIR made by `mpremote romfs build`),
 // the port gets it as its ROM partition: outside MicroPython's heap, mounted at /rom,
-// its .mpy files run in place, as on a board whose firmware has a ROMFS partition; memory_wasm.py (next to this file) runs the workload as steps, one
-// call from here each, so that the port's collector runs between them (it collects
-// only when control is back in JavaScript). Prints memory_wasm.py's "key value" lines.
+// its .mpy files run in place, as on a board whose firmware has a ROMFS partition.
+// memory_wasm.py (next to this file) runs the workload as steps, one call from here
+// each, so that the port's collector runs between them (it collects only when control
+// is back in JavaScript). Prints memory_wasm.py's "key value" lines.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

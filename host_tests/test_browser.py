@@ -235,6 +235,17 @@ def shoot(page, name):
     page.set_viewport_size(DESKTOP)
 
 
+def show(pages, peers):
+    """What the browser had and what hushgate said, for a failure's report."""
+    for page in pages:
+        try:
+            print("--- %s\n%s" % (page.url, page.content()[:3000]))
+        except Exception as e:
+            print("--- (page unreadable: %r)" % e)
+    with open(os.path.join(peers.folder, "hushgate.out")) as f:
+        print("--- hushgate.out (end)\n" + f.read()[-3000:])
+
+
 def test_browser_flow(peers):
     from playwright.sync_api import sync_playwright
 
@@ -243,8 +254,10 @@ def test_browser_flow(peers):
     dialogs = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        shown = []
         try:
             page = browser.new_page(viewport=DESKTOP)
+            shown.append(page)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.set_default_timeout(10000)
 
@@ -319,6 +332,7 @@ def test_browser_flow(peers):
 
             # without JavaScript: the zone list still sets the time zone (on the server)
             plain = browser.new_context(java_script_enabled=False, viewport=PHONE).new_page()
+            shown.append(plain)
             plain.set_default_timeout(10000)
             plain.goto(base + "/login")
             plain.fill("#pw", PASSWORD)
@@ -334,5 +348,8 @@ def test_browser_flow(peers):
             with plain.expect_navigation():
                 plain.click("button[value=on]")
             assert "Quiet (button)" in plain.locator("p.mode").inner_text()
+        except Exception:
+            show(shown, peers)
+            raise
         finally:
             browser.close()

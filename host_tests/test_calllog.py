@@ -31,6 +31,8 @@ class MemoryStorage:
         return self.files.get(name)
 
     def write(self, name, data):
+        if not isinstance(data, bytes):  # pieces of str, as Store.write takes them
+            data = "".join(data).encode()
         if self.fail:
             raise OSError(28)
         self.writes += 1

@@ -57,6 +57,8 @@ class _Memory:
         return self.files.get(name)
 
     def write(self, name, data):
+        if not isinstance(data, bytes):  # pieces of str, as Store.write takes them
+            data = "".join(data).encode()
         self.files[name] = bytes(data)
 
     def rename(self, old, new):

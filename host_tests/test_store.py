@@ -1,7 +1,7 @@
 # Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
 import json
 
-from hushgate.configfile import dumps, validate
+from hushgate.configfile import dumps, pieces, validate
 from hushgate.store import Store
 
 
@@ -31,6 +31,8 @@ class MemoryStorage:
         return self.files.get(name)
 
     def write(self, name, data):
+        if not isinstance(data, bytes):  # pieces of str, as Store.write takes them
+            data = "".join(data).encode()
         if self.budget == 0:
             self.files[name] = bytes(data[: len(data) // 2])
             raise PowerCutError()
@@ -196,6 +198,21 @@ def test_json_helpers_round_trip_with_backup():
     mem.files["counters.json"] = b"{"
     value, problem = store.read_json("counters.json")
     assert value == {"calls": 1} and problem == "counters.json is not valid JSON"
+
+
+def test_config_file_layout_and_its_pieces():
+    numbers = ["06%08d" % i for i in range(100)]
+    cfg = validate({"vip": numbers, "block": ["0899*"]})[0]
+    text = dumps(cfg)
+    assert json.loads(text) == cfg
+    lines = text.split("\n")
+    assert lines[0] == "{" and lines[-2:] == ["}", ""]
+    assert len(lines) == len(cfg) + 3  # a key a line
+    assert '  "block": ["0899*"],' in lines
+    assert '  "vip": [%s],' % ", ".join('"%s"' % n for n in numbers) in lines
+    # written and downloaded in short pieces: no block the file's size is needed
+    assert max(len(p) for p in pieces(cfg)) < 64
+    assert dumps({}) == "{\n}\n" and json.loads(dumps({})) == {}
 
 
 def test_file_storage_on_the_real_file_system():

@@ -200,9 +200,16 @@ def test_the_spare_block_takes_a_datagram_the_heap_had_no_block_for():
     assert ep.rearm()  # held: nothing taken twice
 
 
+def test_the_spare_block_is_lent_and_taken_back():
+    ep = udp.Endpoint(None, sock=_Socket([], largest=1501), raw=True)
+    assert ep.lend_spare() and ep._spare is None  # freed for the web page
+    assert not ep.lend_spare()  # nothing more to lend
+    assert ep.rearm() and ep._spare is not None
+
+
 def test_an_endpoint_without_a_spare_holds_no_block():
     ep = _endpoint()
-    assert ep._spare is None and not ep.rearm()
+    assert ep._spare is None and not ep.rearm() and not ep.lend_spare()
 
 
 class _Door:

@@ -116,12 +116,22 @@ class App:
             % (m["alloc"], m["free"], ep.low_memory if ep else 0)
         )
 
+    def free_spare(self):
+        """The receive path's spare block, freed for a web page that ran out of heap
+        (the one-second tick takes it back): True if there was one to free."""
+        return self.endpoint is not None and self.endpoint.lend_spare()
+
     def apply(self, cfg):
         """A config becomes live once saved; raises ValueError listing its mistakes."""
         try:
             cfg = self.store.save(cfg)
         finally:
             config.release()
+        # What lives from now on (the gate's tables) is laid out after a collection,
+        # in the lowest holes the heap has: allocated among the save's garbage, each
+        # piece would pin a hole of its own once that is collected (a heap is never
+        # compacted), and the next page might find no block it needs.
+        gc.collect()
         self.config = cfg
         self.gate.configure(cfg)
         self.tz = self.log.tz = self.gate.tz

@@ -345,13 +345,29 @@ def migrate(data, migrations=None, target=None):
 
 def dumps(obj):
     """JSON with one top-level key per line, so people can edit the file."""
+    return "".join(pieces(obj))
+
+
+def pieces(obj):
+    """dumps(obj) as a generator of short strings: the file is written, and downloaded,
+    without a block of its size (a config with 100 numbers is kilobytes, and a heap
+    in pieces may have no such block)."""
     if not isinstance(obj, dict):
-        return json.dumps(obj)
-    lines = []
-    order = [k for k in KEYS if k in obj] + [k for k in obj if k not in KEYS]
-    for key in order:
-        lines.append("  %s: %s" % (json.dumps(key), json.dumps(obj[key])))
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+        yield json.dumps(obj)
+        return
+    sep = "{\n"
+    for key in [k for k in KEYS if k in obj] + [k for k in obj if k not in KEYS]:
+        yield "%s  %s: " % (sep, json.dumps(key))
+        sep = ",\n"
+        value = obj[key]
+        if isinstance(value, list):  # the number lists: an item at a time
+            yield "["
+            for i, item in enumerate(value):
+                yield ", " + json.dumps(item) if i else json.dumps(item)
+            yield "]"
+        else:
+            yield json.dumps(value)
+    yield "{\n}\n" if sep == "{\n" else "\n}\n"
 
 
 def load_config(store):
@@ -393,7 +409,7 @@ def save_config(store, config):
     checked, errors = validate(config)
     if checked is None:
         raise ValueError("; ".join(errors))
-    store.write_json(FILE, checked, dumps(checked))
+    store.write_json(FILE, checked, pieces(checked))
     return checked
 
 

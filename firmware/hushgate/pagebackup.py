@@ -47,7 +47,7 @@ def download(req, web):
         "Content-Type: application/json",
         'Content-Disposition: attachment; filename="hushgate-config.json"',
     ]
-    return 200, headers, _config.dumps(web.ctx.config)
+    return 200, headers, _config.pieces(web.ctx.config)
 
 
 def multipart(body, content_type):

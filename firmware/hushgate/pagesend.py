@@ -15,6 +15,7 @@ _REASONS = (
     "|415 Unsupported Media Type|429 Too Many Requests|431 Request Header Fields Too Large"
     "|500 Internal Server Error|503 Service Unavailable|"
 )
+_NO_ROOM = "Hushgate had too little memory free for this page just now. Try again in a moment."
 _SECURITY = (
     "Content-Security-Policy: default-src 'none'; style-src 'self'; script-src 'self';"
     " img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n"
@@ -53,7 +54,10 @@ async def answer(web, req, res, writer):
 def _page(web, req, name, retries):
     # The page module's answer. Out of heap, the pages kept loaded from earlier
     # requests (Web.keep_loaded_s) are dropped and it is tried once more: on a board,
-    # the settings page does not fit beside the status page's code.
+    # the settings page does not fit beside the status page's code. The heap may
+    # also be in pieces (small objects the SIP side keeps a while, such as a call's
+    # entries, scattered through it): the receive path's spare block, if the app
+    # lends it, is one piece of 4 KB for the second try.
     try:
         __import__(name)
         return sys.modules[name].handle(web, req)
@@ -61,7 +65,12 @@ def _page(web, req, name, retries):
         return 400
     except MemoryError:
         web.unload()
-        return _page(web, req, name, retries - 1) if retries else 503
+        if not retries:
+            return 503, _NO_ROOM
+        free_spare = getattr(web.ctx, "free_spare", None)
+        if free_spare is not None:
+            free_spare()
+        return _page(web, req, name, retries - 1)
     except Exception:  # a bug: answered, and the server goes on
         return 500
 

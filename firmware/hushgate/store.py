@@ -46,8 +46,13 @@ class Store:
             return None
 
     def write(self, name, data):
+        """data: bytes, or an iterable of str written a piece at a time."""
         with open(self.folder + name, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                for piece in data:
+                    f.write(piece.encode())
             f.flush()
             try:
                 os.fsync(f.fileno())
@@ -81,10 +86,13 @@ class Store:
         return None, "; ".join(problems)
 
     def write_json(self, name, obj, text=None):
-        """Replace name so that a power cut at any point leaves the old or the new file."""
+        """Replace name so that a power cut at any point leaves the old or the new file.
+
+        text: obj's JSON if not json.dumps(obj), as a str or an iterable of str pieces.
+        """
         if text is None:
             text = json.dumps(obj)
-        self.storage.write(name + ".tmp", text.encode())
+        self.storage.write(name + ".tmp", text.encode() if isinstance(text, str) else text)
         kept = self._worth_keeping(name)
         if name == FILE:
             self.source = None  # until this save is through: a failed one is re-checked

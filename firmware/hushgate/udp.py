@@ -211,6 +211,13 @@ class Endpoint:
         except MemoryError:
             return self._small_read()
 
+    def lend_spare(self):
+        """Frees the spare block for another part that found the heap in pieces (the
+        web page): True if there was one. rearm() takes it back."""
+        lent = self._spare is not None
+        self._spare = None
+        return lent
+
     def rearm(self):
         """Takes the spare block again if it was used and the heap has one (a failed
         try costs a collection: call it now and then, not per datagram). True when

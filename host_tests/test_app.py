@@ -147,3 +147,34 @@ def test_the_heap_reported_leaves_out_what_the_board_reserves(monkeypatch):
     reserved.board, plain.board = Board, Plain
     assert reserved.mem() == {"alloc": 60000, "free": 20000}
     assert plain.mem() == {"alloc": 150000, "free": 20000}
+
+
+def test_a_saved_config_the_heap_had_no_room_to_build_is_put_in_use_later(monkeypatch):
+    monkeypatch.setattr(app_module.config, "release", lambda: None)
+
+    class Store:
+        def save(self, cfg):
+            return dict(cfg)  # validated: a new dict
+
+    class Gate:
+        config = {"old": True}
+        tz = "tz"
+        out_of_heap = 1
+
+        def configure(self, cfg):
+            if self.out_of_heap:
+                self.out_of_heap -= 1
+                raise MemoryError()
+            self.config = cfg
+
+    app = object.__new__(app_module.App)
+    app.store, app.gate, app.log = Store(), Gate(), app_module._ConsoleCallLog()
+    resolved = []
+    app._resolve = lambda: resolved.append(1)
+    with pytest.raises(MemoryError):  # the page's second try, or its 503, follows
+        app.apply({"vip": ["0611"]})
+    assert app.config == {"vip": ["0611"]} and app.gate.config == {"old": True}
+    app.catch_up()  # the one-second tick
+    assert app.gate.config is app.config and app.tz == "tz" and resolved == [1]
+    app.catch_up()  # in use: nothing done again
+    assert resolved == [1]

@@ -133,9 +133,20 @@ class App:
         # compacted), and the next page might find no block it needs.
         gc.collect()
         self.config = cfg
-        self.gate.configure(cfg)
+        self._make_live()
+
+    def _make_live(self):
+        # The gate's tables for self.config. A save that runs out of heap building
+        # them leaves the config saved but not in use (gate.config is set last):
+        # catch_up(), on the one-second tick, tries again until it is.
+        self.gate.configure(self.config)
         self.tz = self.log.tz = self.gate.tz
         self._resolve()
+
+    def catch_up(self):
+        """Puts the saved config in use if a save could not (see _make_live)."""
+        if self.gate.config is not self.config:
+            self._make_live()
 
     # -- addresses ---------------------------------------------------------------
 
@@ -289,6 +300,7 @@ class App:
                 # so that a scan's datagrams cost no parse (Gate.refuse_stranger).
                 self.gate.log_scan()
                 self.endpoint.rearm()  # the receive path's spare block, if it was used
+                self.catch_up()
                 resolve_in -= 1
                 if resolve_in <= 0:
                     resolve_in = _RESOLVE_EVERY_S if self._resolve() else _RESOLVE_RETRY_S

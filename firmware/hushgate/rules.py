@@ -57,7 +57,6 @@ def configure_gate(gate, config):
             if mask & (1 << day):
                 s = day * 1440 + start
                 intervals.append((s, s + length))
-    gate.config = config
     gate.tz, gate.problem, gate._block, gate._vip = tz, problem, lists[0], lists[1]
     gate._uas, gate._trusted, gate._intervals = uas, trusted, intervals
     gate._intl = intl
@@ -72,6 +71,7 @@ def configure_gate(gate, config):
     resize = getattr(gate.calllog, "resize", None)
     if resize is not None:
         resize(config["call_log_size"])
+    gate.config = config  # last: the config is in use once everything above is built
 
 
 def number_matches(number, pattern, international_prefix):

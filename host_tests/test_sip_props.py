@@ -30,7 +30,10 @@ def exercise(msg):
     for value in (msg.uri, msg.reason, msg.body, msg.call_id, msg.cseq_method):
         assert isinstance(value, bytes)
     assert 0 <= msg.cseq_num < 2**31
-    assert msg.vias() and all(isinstance(v, bytes) for v in msg.vias())
+    try:
+        assert msg.vias() and all(isinstance(v, bytes) for v in msg.vias())
+    except SipError:
+        assert msg.get(b"via")  # the top one is checked at parse, the others when read
     assert msg._h[6] >= 5  # header lines counted (sip._COUNT)
     for name in (b"from", b"to", b"contact", b"p-asserted-identity", b"route"):
         try:
@@ -46,14 +49,21 @@ def exercise(msg):
             assert addr.tag is None or addr.tag == addr.params[b"tag"]
     for name in (b"via", b"contact", b"route", b"x-unknown", b"allow", b"max-forwards"):
         msg.get(name)
-        msg.get_all(name)
+        try:
+            msg.get_all(name)
+        except SipError:
+            assert name == b"via"  # a Via below the top, checked when read (docs/sip.md)
     try:
         assert isinstance(caller_number(msg), str)
     except SipError:
         pass
     assert msg.to_bytes().endswith(msg.body)
     if msg.method is not None:
-        parse(response(msg, 480, b"Temporarily Unavailable", to_tag=b"t1"))
+        try:
+            answer = response(msg, 480, b"Temporarily Unavailable", to_tag=b"t1")
+        except SipError:  # it copies every Via: one below the top was malformed
+            return
+        parse(answer)
 
 
 def parse_or_sip_error(data):

@@ -1,5 +1,5 @@
 # Runs on CPython and MicroPython (tools/mptest.py): plain functions, plain asserts.
-from hushgate.compat import const, ticks_add, ticks_diff, ticks_ms
+from hushgate.compat import const, presized, ticks_add, ticks_diff, ticks_ms
 
 _LIMIT = const(42)
 
@@ -45,3 +45,37 @@ def test_sleep_ms_runs_under_asyncio():
 
     asyncio.run(main())
     assert done == [1]
+
+
+def _fill(table, keys):
+    for key in keys:
+        table[key] = 1
+
+
+def test_a_presized_table_is_empty_and_fills_without_allocating():
+    import gc
+
+    table = presized(64)
+    assert table == {} and len(table) == 0
+    keys = ["10.0.0.%d" % i for i in range(64)]
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:  # CPython: only the dict's behaviour is checked
+        _fill(table, keys)
+    else:
+        gc.collect()
+        heap_lock()
+        try:
+            _fill(table, keys)  # a MemoryError here: the table had to grow
+        finally:
+            heap_unlock()
+        plain = {}
+        heap_lock()
+        try:
+            _fill(plain, keys)
+        except MemoryError:
+            pass
+        finally:
+            heap_unlock()
+        assert len(plain) < 64  # the check can fail: a plain dict grows
+    assert len(table) == 64 and table["10.0.0.63"] == 1

@@ -202,6 +202,34 @@ def test_refusal_allocates_nothing():
     assert lim.refused == 301
 
 
+def _admit_all(lim, ips, now_ms):
+    admitted = 0
+    for ip in ips:
+        if lim.admit(ip, now_ms):
+            admitted += 1
+    return admitted
+
+
+def test_new_sources_fill_and_churn_the_table_without_allocating():
+    # The table is made full size at start: a scan from many addresses, when the heap
+    # is in pieces, must not need a block for it to grow (once, a 1.2 KB block nobody
+    # could find turned every new source into a MemoryError).
+    lim = Limiter(size=64)
+    lim.shared_burst = lim.shared_per_second = 100000  # the shared bucket never says no
+    lim.configure()
+    ips = ["198.51.100.%d" % n for n in range(200)]
+    lock, unlock = _heap_lock()
+    gc.collect()
+    if lock:
+        lock()
+    try:
+        admitted = _admit_all(lim, ips, T0) + _admit_all(lim, ips, T0 + 1)
+    finally:
+        if unlock:
+            unlock()
+    assert admitted == 400 and len(lim._slot) == 64
+
+
 def test_closed_says_when_a_stranger_would_be_refused():
     lim = Limiter(size=4, burst=100, per_second=1, ban_ms=0)
     lim.shared_burst = 3

@@ -49,6 +49,24 @@ def forget(*names):
             pass
 
 
+def presized(n):
+    """An empty dict whose table already has room for n entries.
+
+    A dict grows by allocating a larger table, and a bounded one does it while it
+    fills: for the limiter's sources, during a scan from many addresses, when the
+    heap is busiest and in pieces (a 1.2 KB block nobody could find stopped every
+    new source). Made at start instead, a table never needs another block; an
+    emptied dict keeps its table in both interpreters. Small-int keys sit in the
+    slots of their own value; removed from the last down, each leaves its slot
+    empty rather than marked deleted, so lookups stay short."""
+    table = {}
+    for i in range(n):
+        table[i] = None
+    for i in range(n - 1, -1, -1):
+        del table[i]
+    return table
+
+
 def sleep_ms(ms):
     """An awaitable that sleeps ms milliseconds (asyncio.sleep_ms where it exists)."""
     # asyncio is imported here, not at the top: it costs ~5 KB of heap, which users

@@ -7,7 +7,7 @@
 # package; a call under way keeps what it uses): it costs heap only meanwhile.
 import sys
 
-from hushgate.compat import const, forget
+from hushgate.compat import const, forget, presized
 
 # hushgate.gate's QUIET_OFF, QUIET_ON, QUIET_UNTIL_MORNING.
 _OFF = const(0)
@@ -36,7 +36,7 @@ def start(gate, config, calllog, clock):
     gate._dns = []
     gate._learned = []
     gate._provider = {}
-    gate._repeat = {}  # canonical number -> ticks of its last call
+    gate._repeat = presized(gate.repeat_size)  # canonical number -> ticks of its last call
     gate.last_unknown_source = None  # for the web page: who knocked last
     gate._last_scan_logged = None  # the address of the last scanner call logged
     # A stranger's INVITE kept by refuse_stranger() until log_scan() logs it: the

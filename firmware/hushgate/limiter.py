@@ -12,7 +12,7 @@
 # inside admit) and arrays rather than lists of ints.
 from array import array
 
-from hushgate.compat import const, ticks_diff
+from hushgate.compat import const, presized, ticks_diff
 from hushgate.config import in_networks
 
 _TOKEN = const(1000)  # one datagram, in milli-tokens: integer arithmetic, no floats
@@ -65,7 +65,7 @@ class Limiter:
         self._shared_full_ms = self._shared_cap // self.shared_per_second + 1
         size = self.size
         if self._tokens is None or len(self._tokens) != size + 1:
-            self._slot = {}  # ip -> slot
+            self._slot = presized(size)  # ip -> slot; its table never grows
             self._ips = [None] * size  # slot -> ip
             self._hand = 0  # the slot the next eviction looks at first
             # Per slot, and in the extra last cell the shared bucket: tokens (or

@@ -14,7 +14,7 @@ import gc
 from binascii import crc32
 
 from hushgate import sip
-from hushgate.compat import const, ticks_add, ticks_diff
+from hushgate.compat import const, presized, ticks_add, ticks_diff
 from hushgate.sip import _CLASS, SipError, _list_item_end, _skip, _via_end
 
 # Gate verdict actions (docs/interfaces.md, gate.py).
@@ -125,8 +125,11 @@ class Proxy:
             "dropped_memory": 0,
             "errors": 0,
         }
-        self._dialogs = {}  # _call_key(msg) (Call-ID hash) -> expiry ticks
-        self._verdicts = {}  # same key -> [expiry, CSeq, branch hash, action, code, reason, ip]
+        # Bounded tables, made full size now (see compat.presized).
+        # _call_key(msg) (Call-ID hash) -> expiry ticks:
+        self._dialogs = presized(self.dialogs_max)
+        # the same key -> [expiry, CSeq, branch hash, action, code, reason, ip]:
+        self._verdicts = presized(self.verdicts_max)
         self._hash = 0
         self._hashed = None  # the message whose branch hash _hash is
         self._via = sip._ZEROS[:13]  # sip._V_SIZE

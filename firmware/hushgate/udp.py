@@ -21,7 +21,7 @@ try:
 except ImportError:
     core = None  # CPython: the endpoint is tested over a stand-in socket there
 
-from hushgate.compat import const, ticks_ms
+from hushgate.compat import const, presized, ticks_ms
 
 _AF_INET = const(2)
 _SOCKADDR_LEN = const(16)
@@ -105,8 +105,8 @@ class Endpoint:
         self.sock = sock
         self.address = address
         self.raw = raw  # True: the socket speaks sockaddr bytes
-        self._to_address = {}
-        self._to_socket = {}
+        self._to_address = presized(self.cache_size)  # filled while there is room
+        self._to_socket = presized(self.cache_size)
         self.source = None  # (ip, port) of the datagram read() returned last
         # Raw sockets only: the limiter (set by the app) and the ATA's address, to
         # refuse a stranger before its address is built (see _at_door).

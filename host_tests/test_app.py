@@ -54,11 +54,13 @@ class _Proxy:
 
     def __init__(self, calls):
         self.calls = calls
-        self.stats = {}
+        self.stats = {"dropped_memory": 0}
 
     def handle(self, data, source, now):
         if data == b"bad":
             raise ValueError("choked")
+        if data == b"big":
+            raise MemoryError()
         if data.startswith(b"INVITE"):
             self.calls.record(None, "0033147310370", "Caller", source[0], Verdict(0, 0, "rang"))
         return [(b"fwd " + data, ("127.0.0.4", 5060))]
@@ -113,6 +115,13 @@ def test_a_datagram_that_raises_stops_neither_the_loop_nor_the_line(monkeypatch)
     assert app.proxy.stats["errors"] == 1 and "choked" in app.last_error
     assert "send fwd INVITE 2" in events
     assert any(e.startswith("call: ") for e in events)
+
+
+def test_a_datagram_the_heap_has_no_room_for_is_counted_without_a_line(monkeypatch):
+    app, events = _run([[b"big", b"big", b"INVITE 2"]], monkeypatch)
+    assert app.proxy.stats == {"dropped_memory": 2} and app.last_error is None
+    assert not any(e.startswith("sip: ") for e in events)
+    assert "send fwd INVITE 2" in events
 
 
 def test_lines_wait_for_the_loop_only_while_it_holds_them(monkeypatch):

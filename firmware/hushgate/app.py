@@ -209,6 +209,13 @@ class App:
                     calls.held = held
                     try:
                         out = handle(data, endpoint.source, ticks_ms())
+                    except MemoryError:
+                        # No block for this datagram's work: dropped and counted as the
+                        # proxy counts its own. No line: formatting one needs the heap
+                        # that is missing (a failure there would end the task), and a
+                        # flood would write one a datagram.
+                        self.proxy.stats["dropped_memory"] += 1
+                        out = ()
                     except Exception as e:  # the proxy must not raise; one datagram never stops us
                         self.proxy.stats["errors"] = self.proxy.stats.get("errors", 0) + 1
                         self.last_error = repr(e)

@@ -67,3 +67,40 @@ def test_api_with_session_needs_the_csrf_header():
     j["X-CSRF-Token"] = token
     assert (client.post("/api/quiet", headers=dict(j), body={"mode": "on"})).status_code == 200
     assert ctx.gate.quiet_mode == 1
+
+
+class _JsonOutOfHeapOnce:
+    """Stands in for pagesend's json: the first dumps finds the heap in pieces."""
+
+    def __init__(self, real):
+        self.real = real
+        self.failed = 0
+
+    def dumps(self, obj):
+        if not self.failed:
+            self.failed = 1
+            raise MemoryError()
+        return self.real.dumps(obj)
+
+
+def test_api_json_that_runs_out_of_heap_is_tried_again_with_the_spare_lent():
+    import sys
+
+    ctx, app, client = new_app()
+    setup_password(client)
+    client.cookies = {}
+    lent = []
+    ctx.free_spare = lambda: lent.append(1) or True
+    app.keep_loaded_s = 20  # pagesend stays loaded between the two requests
+    app.heap_free = lambda: None
+    assert get(client, "/api/status", basic()).status_code == 200  # loads pagesend
+    send = sys.modules["hushgate.pagesend"]
+    real = send.json
+    send.json = stand_in = _JsonOutOfHeapOnce(real)
+    try:
+        res = get(client, "/api/status", basic())
+    finally:
+        send.json = real
+    assert stand_in.failed and lent == [1]
+    assert res.status_code == 200 and res.json["counters"]["rang"] == 0
+    assert res.headers["Content-Type"] == "application/json"

@@ -15,6 +15,7 @@ _REASONS = (
     "|415 Unsupported Media Type|429 Too Many Requests|431 Request Header Fields Too Large"
     "|500 Internal Server Error|503 Service Unavailable|"
 )
+_JSON = "Content-Type: application/json"
 _NO_ROOM = "Hushgate had too little memory free for this page just now. Try again in a moment."
 _SECURITY = (
     "Content-Security-Policy: default-src 'none'; style-src 'self'; script-src 'self';"
@@ -60,7 +61,11 @@ def _page(web, req, name, retries):
     # lends it, is one piece of 4 KB for the second try.
     try:
         __import__(name)
-        return sys.modules[name].handle(web, req)
+        res = sys.modules[name].handle(web, req)
+        if isinstance(res, tuple) and len(res) == 3 and isinstance(res[2], (dict, list)):
+            # The API's JSON is made here, where running out of heap is tried again.
+            res = res[0], (res[1] or []) + [_JSON], json.dumps(res[2]).encode()
+        return res
     except (ValueError, UnicodeError):
         return 400
     except MemoryError:
@@ -83,9 +88,9 @@ async def send(writer, res, head_only=False):
             out.append(h + "\r\n")
     if "Cache-Control" not in out[-1]:  # pagecss puts it last
         out.append("Cache-Control: no-store\r\n")
-    if isinstance(body, (dict, list)):
+    if isinstance(body, (dict, list)):  # an error's: _page makes a page's
         body = json.dumps(body)
-        out.append("Content-Type: application/json\r\n")
+        out.append(_JSON + "\r\n")
     if isinstance(body, str):
         body = body.encode()
     if isinstance(body, bytes):

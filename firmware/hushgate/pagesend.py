@@ -15,7 +15,6 @@ _REASONS = (
     "|415 Unsupported Media Type|429 Too Many Requests|431 Request Header Fields Too Large"
     "|500 Internal Server Error|503 Service Unavailable|"
 )
-_JSON = "Content-Type: application/json"
 _NO_ROOM = "Hushgate had too little memory free for this page just now. Try again in a moment."
 _SECURITY = (
     "Content-Security-Policy: default-src 'none'; style-src 'self'; script-src 'self';"
@@ -40,7 +39,7 @@ async def answer(web, req, res, writer):
         if len(res) == 2:
             status, text = res
             if req.path[:5] == "/api/":
-                res = status, None, {"error": text}
+                res = _json(status, None, {"error": text})
             else:
                 res = status, ["Content-Type: text/plain"], text
         await asyncio.wait_for(send(writer, res, req.method == "HEAD"), web.write_timeout_s)
@@ -63,8 +62,7 @@ def _page(web, req, name, retries):
         __import__(name)
         res = sys.modules[name].handle(web, req)
         if isinstance(res, tuple) and len(res) == 3 and isinstance(res[2], (dict, list)):
-            # The API's JSON is made here, where running out of heap is tried again.
-            res = res[0], (res[1] or []) + [_JSON], json.dumps(res[2]).encode()
+            res = _json(*res)  # made here, where running out of heap is tried again
         return res
     except (ValueError, UnicodeError):
         return 400
@@ -80,6 +78,11 @@ def _page(web, req, name, retries):
         return 500
 
 
+def _json(status, headers, obj):
+    # An answer whose body is obj as JSON (bytes: its length is known).
+    return status, (headers or []) + ["Content-Type: application/json"], json.dumps(obj).encode()
+
+
 async def send(writer, res, head_only=False):
     status, headers, body = res
     out = ["HTTP/1.0 %d %s\r\n" % (status, reason(status)), _SECURITY]
@@ -88,9 +91,6 @@ async def send(writer, res, head_only=False):
             out.append(h + "\r\n")
     if "Cache-Control" not in out[-1]:  # pagecss puts it last
         out.append("Cache-Control: no-store\r\n")
-    if isinstance(body, (dict, list)):  # an error's: _page makes a page's
-        body = json.dumps(body)
-        out.append(_JSON + "\r\n")
     if isinstance(body, str):
         body = body.encode()
     if isinstance(body, bytes):

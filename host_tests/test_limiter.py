@@ -248,6 +248,27 @@ def test_closed_says_when_a_stranger_would_be_refused():
     assert seen == {True, False}
 
 
+def test_banned_says_what_admit_refuses_for_a_ban():
+    lim = Limiter(size=8, burst=2, per_second=1, ban_ms=60000)
+    lim.trusted = [network("10.0.0.0/8")]
+    lim.exempt(["192.0.2.1"])
+    for ip in ("203.0.113.9", "10.1.2.3", "192.0.2.1"):
+        for _ in range(5):
+            lim.admit(ip, T0)
+    lim.admit("203.0.113.10", T0)  # one datagram: its bucket is not empty
+    refused, bans = lim.refused, lim.bans
+    for now, want in ((T0, True), (ticks_add(T0, 59999), True), (ticks_add(T0, 60000), False)):
+        assert lim.banned("203.0.113.9", now) is want
+        assert lim.banned("203.0.113.9", now) is want  # asking changes nothing
+        for other in ("203.0.113.10", "10.1.2.3", "192.0.2.1", "198.51.100.1"):
+            assert lim.banned(other, now) is False
+    assert (lim.refused, lim.bans) == (refused, bans)
+    # Where banned() says yes, admit() says no; the ban over, both let it in.
+    assert not lim.admit("203.0.113.9", ticks_add(T0, 59999))
+    assert lim.admit("203.0.113.9", ticks_add(T0, 60000))
+    assert not lim.banned("203.0.113.9", ticks_add(T0, 60000))
+
+
 def test_passes_are_the_exempt_and_the_trusted_in_the_table():
     lim = Limiter(size=128)  # room for the shared bucket's burst: nothing evicted
     lim.trusted = [network("10.0.0.0/8")]

@@ -34,26 +34,45 @@ def test_bad_addresses_raise_value_error():
 
 
 class _Socket:
-    """A stand-in socket: recvfrom pops queued (data, peer) pairs; buffers above
-    `largest` raise MemoryError, as on a fragmented heap; sendto records."""
+    """A stand-in socket: recvfrom pops queued (data, peer) pairs (MSG_PEEK: leaves
+    them queued), readinto pops one; buffers above `largest` raise MemoryError, as on
+    a fragmented heap; sendto records."""
 
     def __init__(self, datagrams=(), largest=1 << 20):
         self.queue = list(datagrams)
         self.largest = largest
         self.sizes = []
+        self.peeks = 0
         self.sent = []
 
-    def recvfrom(self, size):
+    def recvfrom(self, size, flags=0):
+        if not self.queue:
+            raise OSError(11)
+        if flags == 2:  # MSG_PEEK
+            self.peeks += 1
+            return self.queue[0][0][:size], self.queue[0][1]
         self.sizes.append(size)
         if size > self.largest:
             raise MemoryError("no block")
-        if not self.queue:
-            raise OSError(11)
         data, peer = self.queue.pop(0)
         return data[:size], peer
 
+    def readinto(self, buf):
+        if not self.queue:
+            return None
+        data = self.queue.pop(0)[0]
+        buf[: len(buf)] = data[: len(buf)]
+        return min(len(buf), len(data))
+
     def sendto(self, data, peer):
         self.sent.append((data, peer))
+
+
+class _LwipSocket(_Socket):
+    """recvfrom(size) only, as lwIP's: no peek."""
+
+    def recvfrom(self, size):
+        return _Socket.recvfrom(self, size)
 
 
 class _NoSpare(udp.Endpoint):
@@ -117,8 +136,11 @@ class _FixedSocket:
         self.got = got
         self.sent_to = None
 
-    def recvfrom(self, size):
+    def recvfrom(self, size, flags=0):
         return self.got
+
+    def readinto(self, buf):
+        return 1
 
     def sendto(self, data, peer):
         self.sent_to = peer
@@ -177,10 +199,10 @@ class _SpareSocket(_Socket):
     """No max_size block on the heap but the endpoint's spare: a big read works only
     once the endpoint has let its spare go."""
 
-    def recvfrom(self, size):
+    def recvfrom(self, size, flags=0):
         if size > 1501 and self.endpoint._spare is None:
             self.largest = 1 << 20
-        data = _Socket.recvfrom(self, size)
+        data = _Socket.recvfrom(self, size, flags)
         self.largest = 1501
         return data
 
@@ -215,14 +237,18 @@ def test_an_endpoint_without_a_spare_holds_no_block():
 class _Door:
     """The limiter's side of the door: closed or not, and who passes."""
 
-    def __init__(self, closed, passes=()):
+    def __init__(self, closed, passes=(), banned=()):
         self.is_closed = closed
         self.ips = list(passes)
+        self.banned_ips = list(banned)
         self.changes = 0
         self.refused = 0
 
     def closed(self, now_ms):
         return self.is_closed
+
+    def banned(self, ip, now_ms):
+        return ip in self.banned_ips
 
     def passes(self):
         return self.ips
@@ -236,10 +262,44 @@ def _door_endpoint(door, datagrams=()):
 
 def test_closed_door_refuses_a_stranger_on_its_raw_address():
     door = _Door(True)
-    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW)])
+    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW), (b"INVITE", LOOPBACK_RAW)])
     assert ep.read() is False
     assert door.refused == 1 and ep.refused == 1
     assert ep.source is None and ep._to_address == {}  # no address built, none cached
+    # Refused on a peek at its sender: never read whole, but taken off the queue.
+    assert ep.sock.peeks == 1 and ep.sock.sizes == []
+    assert ep.sock.queue == [(b"INVITE", LOOPBACK_RAW)]
+    assert ep.read() is False and ep.sock.queue == [] and ep.sock.sizes == []
+    assert ep.read() is None  # none queued
+
+
+def test_a_banned_source_is_refused_before_the_read():
+    door = _Door(False)
+    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW)])
+    assert ep.read() == b"OPTIONS"  # let in: its address is cached now
+    door.banned_ips.append("127.0.0.5")
+    other = udp.address_to_sockaddr(("127.0.0.6", 5060))
+    ep.sock.queue += [(b"OPTIONS", LOOPBACK_RAW), (b"REGISTER", other)]
+    assert ep.read() is False and door.refused == 1 and ep.refused == 1
+    assert ep.sock.sizes == [4097]  # the first datagram's read only
+    assert ep.read() == b"REGISTER" and ep.source == ("127.0.0.6", 5060)
+    # A banned source the cache does not know is left to admit(): no address is
+    # built at the door.
+    door.banned_ips.append("127.0.0.6")
+    ep._to_address = {}
+    ep.sock.queue.append((b"OPTIONS", other))
+    assert ep.read() == b"OPTIONS" and door.refused == 1
+
+
+def test_a_recvfrom_without_flags_turns_the_peek_off():
+    door = _Door(True)
+    datagrams = [(b"OPTIONS", LOOPBACK_RAW), (b"OPTIONS", LOOPBACK_RAW)]
+    ep = _NoSpare(None, sock=_LwipSocket(datagrams), raw=True)
+    ep.door = door
+    assert ep.read() is False and not ep.peek
+    # The door asked after the read instead.
+    assert ep.sock.sizes == [4097] and door.refused == 1
+    assert ep.read() is False and door.refused == 2 and ep.sock.queue == []
 
 
 def test_open_door_lets_a_stranger_in():
@@ -298,6 +358,44 @@ def test_reads_take_no_frame_from_the_heap():
             ep.read()
         assert mem_total() == before, (got, mem_total() - before)
     assert door.refused == 51
+    # The door open, the known peer banned: refused at the peek as well.
+    door.is_closed = False
+    door.banned_ips.append("127.0.0.5")
+    sock.got = known
+    before = mem_total()
+    for _ in range(50):
+        assert ep.read() is False
+    assert mem_total() == before and door.refused == 101
+
+
+def test_a_refusal_allocates_nothing():
+    # Past the port's own recvfrom (here a stand-in returning a ready tuple), a
+    # refused datagram takes nothing from the heap: the door's checks and the read
+    # that drops it.
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        return  # CPython: test_reads_take_no_frame_from_the_heap's checks stand
+    stranger = (b"OPTIONS", udp.address_to_sockaddr(("10.0.0.9", 5060)))
+    known = (b"INVITE", bytes(LOOPBACK_RAW))
+    door = _Door(True, passes=["127.0.0.1"], banned=["127.0.0.5"])
+    sock = _FixedSocket(known)
+    ep = udp.Endpoint(None, sock=sock, raw=True)
+    ep.read()  # caches the known peer's address
+    ep.door = door
+    sock.got = stranger
+    ep.read()  # builds the door's list once
+    results = []
+    for closed, got in ((True, stranger), (False, known)):
+        door.is_closed = closed
+        sock.got = got
+        heap_lock()
+        try:
+            result = ep.read()
+        finally:
+            heap_unlock()
+        results.append(result)
+    assert results == [False, False] and door.refused == 3
 
 
 class _NoRoomCache(dict):
@@ -359,4 +457,41 @@ def test_queued_tells_a_waiting_datagram_without_reading_it():
         assert ep.queued() is False and ep.read() is None
     finally:
         sender.close()
+        ep.sock.close()
+
+
+def test_the_door_on_a_real_socket_drops_whole_datagrams_and_reads_whole_ones():
+    import socket
+    import time
+
+    address = ("127.0.0.1", 47184)
+    ep = udp.Endpoint(address)
+    senders = []
+    try:
+        if not ep.raw:
+            return  # CPython's sockets: (ip, port) tuples, no door (see above)
+        assert ep.peek
+        ep.door = _Door(True, passes=["127.0.0.7"])
+        big = b"INVITE " + b"x" * 3000  # more than a peek or the drop's one byte
+        for ip in ("127.0.0.6", "127.0.0.7"):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(socket.getaddrinfo(ip, 0)[0][-1])
+            senders.append(s)
+        to = udp.address_to_sockaddr(address)
+        senders[0].sendto(big, to)
+        senders[1].sendto(big, to)
+        senders[0].sendto(b"OPTIONS", to)
+        got = []
+        for _ in range(200):
+            data = ep.read()
+            if data is not None:
+                got.append(data if data is False else (data, ep.source[0]))
+            if len(got) == 3:
+                break
+            time.sleep(0.005)
+        assert got == [False, (big, "127.0.0.7"), False]
+        assert ep.door.refused == 2 and ep.read() is None
+    finally:
+        for s in senders:
+            s.close()
         ep.sock.close()

@@ -80,9 +80,9 @@ class Limiter:
 
     __init__ = configure  # Limiter(size, burst, per_second, ban_ms)
 
-    # closed() and passes() let the socket refuse a stranger before it builds the
-    # address admit() takes (udp.Endpoint: on the unix port that costs more than
-    # the refusal itself).
+    # closed(), passes() and banned() let the socket refuse a datagram before it
+    # reads it whole and builds the address admit() takes (udp.Endpoint: on the
+    # unix port that costs more than the refusal itself).
     def closed(self, now_ms):
         """True while admit() refuses every source but those of passes(): the shared
         bucket has no token at now_ms. Changes nothing."""
@@ -100,6 +100,14 @@ class Limiter:
             if self._tokens[self._slot[ip]] == _TRUSTED:
                 ips.append(ip)
         return ips
+
+    def banned(self, ip, now_ms):
+        """True while admit() would refuse ip for its ban at now_ms. Changes nothing."""
+        i = self._slot.get(ip)
+        if i is None or self._tokens[i] != _BANNED:
+            return False
+        elapsed = ticks_diff(now_ms, self._seen[i])
+        return 0 <= elapsed < self.ban_ms
 
     def exempt(self, ips):
         """Addresses never limited nor banned (the provider's); replaces the previous set."""

@@ -29,6 +29,7 @@ _SOCKADDR_LEN = const(16)
 # datagram off the queue. After a miss, this many reads stay small.
 _FALLBACK_SIZES = (1501, 513, 16)
 _LEAN_READS = const(256)
+_MSG_PEEK = const(2)  # Linux, the BSDs and macOS alike; the unix port's module names none
 
 
 def sockaddr_to_address(raw):
@@ -109,10 +110,15 @@ class Endpoint:
         self._to_socket = presized(self.cache_size)
         self.source = None  # (ip, port) of the datagram read() returned last
         # Raw sockets only: the limiter (set by the app) and the ATA's address, to
-        # refuse a stranger before its address is built (see _at_door).
+        # refuse a datagram before it is read whole and its address built (_refuses).
         self.door = None
         self.always = ()
         self._always = self._door_changes = self._passes = None
+        # The door looks at the next datagram's sender without reading it (a peek),
+        # where recvfrom takes flags (the unix port; lwIP's takes none, and there the
+        # door is not used); False once a recvfrom has refused the flags.
+        self.peek = raw
+        self._sink = bytearray(1)  # what a refused datagram is read into, to drop it
         self.refused = 0  # datagrams refused at the door (also in door.refused)
         self.oversize = 0
         self.low_memory = 0  # datagrams dropped because the heap had no block for them
@@ -156,6 +162,10 @@ class Endpoint:
         """The next queued datagram, its sender's (ip, port) in self.source; None when
         none is queued; False when the one read was dropped (oversize, no room in the
         heap, or refused at the door: counted)."""
+        if self.peek and self.door is not None:
+            ahead = self._look_ahead()
+            if ahead is not True:
+                return ahead
         got = self._recv()
         if got is None:
             return None
@@ -164,7 +174,7 @@ class Endpoint:
             self.oversize += 1
             return False
         if self.raw:
-            if self.door is not None and self._at_door(peer):
+            if self.door is not None and not self.peek and self._refuses(peer):
                 return False
             address = self._to_address.get(peer)
             if address is None:
@@ -211,6 +221,29 @@ class Endpoint:
         except MemoryError:
             return self._small_read()
 
+    def _look_ahead(self):
+        # The door, asked before the read: True to read the next datagram, False when
+        # it was refused (and taken off the queue), None when none is queued. On the
+        # unix port a peek costs 128 bytes of garbage, a read a 4 KB block (a first-
+        # fit search of the heap) and some 670 bytes of garbage: under a flood, most
+        # of the collector's work.
+        try:
+            peer = self.sock.recvfrom(0, _MSG_PEEK)[1]
+        except OSError:
+            return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
+        except MemoryError:
+            return True  # the read has its fallbacks, and admit() the last word
+        except TypeError:
+            self.peek = False  # a recvfrom without flags: the door asks after the read
+            return True
+        if not self._refuses(peer):
+            return True
+        try:
+            self.sock.readinto(self._sink)  # the rest of a datagram is dropped with it
+        except OSError:
+            pass  # an ICMP error reported instead: the datagram is refused again next time
+        return False
+
     def lend_spare(self):
         """Frees the spare block for another part that found the heap in pieces (the
         web page): True if there was one. rearm() takes it back."""
@@ -242,27 +275,37 @@ class Endpoint:
             self.low_memory += 1
             return None
 
-    def _at_door(self, peer):
-        # While the limiter admits no stranger, admit() would refuse a datagram
-        # unless its source is one the limiter always lets through (or the ATA):
-        # refused here, on the raw address, before the (ip, port) it needs is built
-        # and the proxy's pre-parse checks run (cached address or not: the first
-        # sources of a flood, let in, fill the cache). True: refused, and counted
-        # as admit() would.
-        if not self.door.closed(ticks_ms()):
-            return False
+    def _refuses(self, peer):
+        # What admit() would refuse, refused here on the raw address, before the
+        # (ip, port) it needs is built and the proxy's pre-parse checks run: while the
+        # limiter admits no stranger, any source but those it always lets through (or
+        # the ATA), cached address or not (the first sources of a flood, let in, fill
+        # the cache); else a banned source whose address is cached. True: refused,
+        # and counted as admit() would. Allocates nothing.
+        now = ticks_ms()
+        if self.door.closed(now):
+            if self._passes_closed(peer):
+                return False
+        else:
+            address = self._to_address.get(peer)
+            if address is None or not self.door.banned(address[0], now):
+                return False
+        self.door.refused += 1
+        self.refused += 1
+        return True
+
+    def _passes_closed(self, peer):
+        # True if peer is one the closed door lets through.
         if self._door_changes != self.door.changes or self._always is not self.always:
             if not self._learn_passes():
-                return False  # no room for the list: admit() decides, as without a door
+                return True  # no room for the list: admit() decides, as without a door
         passes = self._passes
         i = len(passes)
         while i:  # by index: a for loop's iterator takes four frame slots
             i -= 1
             if peer.find(passes[i], 4, 8) == 4:
-                return False
-        self.door.refused += 1
-        self.refused += 1
-        return True
+                return True
+        return False
 
     def _learn_passes(self):
         # The raw IPv4 bytes of who passes a closed door, when that list changed.

@@ -1,5 +1,7 @@
-# Runs on CPython and MicroPython: the JSON API, with HTTP Basic and with a
-# session (harness in test_web).
+# Runs on CPython and MicroPython (heap 120k: on this 64-bit port a test's new app found
+# no 2.3 KB block for its call log at 110k in 6 of 30 runs, as the run's folder name
+# moved the layout): the JSON API, with HTTP Basic and with a session (harness in
+# test_web).
 from test_web import (
     FORM,
     basic,

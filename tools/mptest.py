@@ -43,6 +43,11 @@ for name in sorted(n for n in dir(m) if n.startswith("test_")):
         print("PASS", name)
     except MemoryError as e:
         print("FAIL", name, "MemoryError", gc.mem_free(), "bytes free")
+        gc.collect()
+        try:
+            sys.print_exception(e)  # where: needs a little heap, which may be gone
+        except MemoryError:
+            pass
     except BaseException as e:
         print("FAIL", name, repr(e))
         sys.print_exception(e)
@@ -171,6 +176,11 @@ def main():
                     print("micropython: PASS %s.%s" % (module, name))
             for reason in failed:
                 print("micropython: FAIL %s.%s" % (module, reason))
+            if failed:
+                # The tracebacks the driver printed after each FAIL line.
+                for line in out.splitlines():
+                    if line.split(" ", 1)[0] not in ("PASS", "FAIL", "DONE"):
+                        print("    " + line)
     print("micropython %s heap=%s, %d modules" % (micropython, args.heap, len(modules)))
     print("%d passed, %d failed" % (total_pass, total_fail))
     return 1 if total_fail or not total_pass else 0

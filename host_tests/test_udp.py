@@ -41,28 +41,26 @@ class _Socket:
     def __init__(self, datagrams=(), largest=1 << 20):
         self.queue = list(datagrams)
         self.largest = largest
-        self.sizes = []
-        self.peeks = 0
+        self.sizes = []  # of the reads
+        self.peeks = []  # of the peeks
         self.sent = []
 
     def recvfrom(self, size, flags=0):
+        (self.peeks if flags == 2 else self.sizes).append(size)  # 2: MSG_PEEK
+        if size > self.largest:
+            raise MemoryError("no block")  # as the port's buffer, before the read
         if not self.queue:
             raise OSError(11)
-        if flags == 2:  # MSG_PEEK
-            self.peeks += 1
-            return self.queue[0][0][:size], self.queue[0][1]
-        self.sizes.append(size)
-        if size > self.largest:
-            raise MemoryError("no block")
-        data, peer = self.queue.pop(0)
+        data, peer = self.queue[0] if flags == 2 else self.queue.pop(0)
         return data[:size], peer
 
     def readinto(self, buf):
         if not self.queue:
             return None
         data = self.queue.pop(0)[0]
-        buf[: len(buf)] = data[: len(buf)]
-        return min(len(buf), len(data))
+        n = min(len(buf), len(data))
+        buf[:n] = data[:n]
+        return n
 
     def sendto(self, data, peer):
         self.sent.append((data, peer))
@@ -79,8 +77,8 @@ class _NoSpare(udp.Endpoint):
     spare = False  # the small reads alone, as once the spare block is used
 
 
-def _endpoint(datagrams=(), raw=True, largest=1 << 20, kind=_NoSpare):
-    return kind(None, sock=_Socket(datagrams, largest), raw=raw)
+def _endpoint(datagrams=(), raw=True, largest=1 << 20, kind=_NoSpare, sock=_Socket):
+    return kind(None, sock=sock(datagrams, largest), raw=raw)
 
 
 def test_lwip_shape_passes_through():
@@ -103,10 +101,47 @@ def test_nothing_queued_reads_none():
 
 
 def test_oversize_is_counted_and_skipped():
-    ep = _endpoint([(b"x" * 4097, LOOPBACK_RAW), (b"ok", LOOPBACK_RAW)])
+    ep = _endpoint([(b"x" * 4097, LOOPBACK_RAW), (b"ok", LOOPBACK_RAW)], kind=udp.Endpoint)
+    assert ep.read() is False and ep.oversize == 1
+    assert ep.read() == b"ok"
+    assert ep.sock.peeks == [0, 1501, 0, 1501] and ep.sock.sizes == [4097]
+    ep = _endpoint([(b"x" * 4097, LOOPBACK_RAW), (b"ok", LOOPBACK_RAW)], sock=_LwipSocket)
     assert ep.read() is False and ep.oversize == 1
     assert ep.read() == b"ok"
     assert ep.sock.sizes == [4097, 4097]
+
+
+def test_a_datagram_let_in_is_peeked_at_in_an_ethernet_frame_s_buffer_first():
+    # Where recvfrom can peek (the unix port): the sender from a peek of no bytes,
+    # then a datagram that fits 1501 bytes is peeked at whole and taken off the
+    # queue: no 4 KB buffer asked of the heap. A bigger one is read in 4 KB.
+    invite = b"INVITE sip:x SIP/2.0\r\n" + b"v" * 900
+    big = b"SIP/2.0 200 OK\r\n" + b"w" * 2500
+    datagrams = [(invite, LOOPBACK_RAW), (big, LOOPBACK_RAW), (b"x", LOOPBACK_RAW)]
+    ep = _endpoint(datagrams, kind=udp.Endpoint)
+    assert ep.read() == invite and ep.source == ("127.0.0.5", 5060)
+    assert ep.sock.peeks == [0, 1501] and ep.sock.sizes == []
+    assert ep.read() == big and ep.sock.peeks[2:] == [0, 1501] and ep.sock.sizes == [4097]
+    assert ep.read() == b"x" and ep.sock.queue == [] and ep.read() is None
+
+
+def test_a_peek_without_a_block_loses_nothing_and_tries_the_spare():
+    datagrams = [(b"OPTIONS", LOOPBACK_RAW), (b"INFO", LOOPBACK_RAW)]
+    sock = _SpareSocket(datagrams, largest=16)
+    ep = udp.Endpoint(None, sock=sock, raw=True)
+    sock.endpoint = ep
+    assert ep.read() == b"OPTIONS" and ep.low_memory == 0
+    assert sock.peeks == [0, 1501, 1501] and ep._spare is None  # the spare's block used
+    # No spare left, and no block: dropped and counted, not left to block the queue.
+    assert ep.read() is False and ep.low_memory == 1 and sock.queue == []
+    assert ep.rearm() and ep._spare is not None
+
+
+def test_no_room_even_for_the_peek_drops_and_counts_the_datagram():
+    ep = _endpoint([(b"x", LOOPBACK_RAW), (b"y", LOOPBACK_RAW)], kind=udp.Endpoint)
+    ep.sock.largest = -1  # a peek's buffer of no bytes is more than the heap has
+    assert ep.read() is False and ep.low_memory == 1
+    assert ep.sock.queue == [(b"y", LOOPBACK_RAW)]  # taken off the queue all the same
 
 
 def test_send_to_a_bad_address_is_counted():
@@ -151,8 +186,9 @@ def test_known_peer_costs_no_allocation():
         from micropython import heap_lock, heap_unlock
     except ImportError:
         heap_lock = heap_unlock = None
+    # (The block's view is one small object a datagram: no block here.)
     sock = _FixedSocket((b"INVITE", bytes(LOOPBACK_RAW)))
-    ep = udp.Endpoint(None, sock=sock, raw=True)
+    ep = _NoSpare(None, sock=sock, raw=True)
     ep.read()
     first = ep.source
     ep.send(b"x", first)
@@ -168,8 +204,10 @@ def test_known_peer_costs_no_allocation():
     assert sock.sent_to == LOOPBACK_RAW
 
 
+# The reads of a socket that cannot peek (lwIP's).
 def test_small_read_takes_a_datagram_the_big_buffer_could_not():
-    ep = _endpoint([(b"INVITE sip:x SIP/2.0\r\n\r\n", LOOPBACK_RAW)], largest=1501)
+    datagrams = [(b"INVITE sip:x SIP/2.0\r\n\r\n", LOOPBACK_RAW)]
+    ep = _endpoint(datagrams, largest=1501, sock=_LwipSocket)
     assert ep.read() == b"INVITE sip:x SIP/2.0\r\n\r\n"
     assert ep.source == ("127.0.0.5", 5060)
     assert ep.sock.sizes == [4097, 1501]
@@ -180,35 +218,46 @@ def test_small_read_takes_a_datagram_the_big_buffer_could_not():
 
 
 def test_small_read_drops_and_counts_a_datagram_that_may_be_cut():
-    ep = _endpoint([(b"x" * 3000, LOOPBACK_RAW)], largest=1501)
+    ep = _endpoint([(b"x" * 3000, LOOPBACK_RAW)], largest=1501, sock=_LwipSocket)
     assert ep.read() is None
     assert ep.low_memory == 1
     assert ep.sock.queue == []  # taken off the queue all the same
 
 
 def test_small_read_falls_back_to_the_smallest_buffer():
-    ep = _endpoint([(b"y" * 100, LOOPBACK_RAW)], largest=513)
+    ep = _endpoint([(b"y" * 100, LOOPBACK_RAW)], largest=513, sock=_LwipSocket)
     assert ep.read() == b"y" * 100
     assert ep.sock.sizes == [4097, 1501, 513]
-    ep = _endpoint([(b"z" * 100, LOOPBACK_RAW)], largest=16)
+    ep = _endpoint([(b"z" * 100, LOOPBACK_RAW)], largest=16, sock=_LwipSocket)
     assert ep.read() is None and ep.low_memory == 1
     assert ep.sock.sizes == [4097, 1501, 513, 16]
 
 
 class _SpareSocket(_Socket):
-    """No max_size block on the heap but the endpoint's spare: a big read works only
-    once the endpoint has let its spare go."""
+    """No block on the heap above `largest` but the endpoint's spare: a bigger buffer
+    is had once, after the endpoint has let its spare go."""
+
+    spent = False
 
     def recvfrom(self, size, flags=0):
-        if size > 1501 and self.endpoint._spare is None:
-            self.largest = 1 << 20
-        data = _Socket.recvfrom(self, size, flags)
-        self.largest = 1501
-        return data
+        if size <= self.largest or self.endpoint._spare is not None or self.spent:
+            return _Socket.recvfrom(self, size, flags)
+        self.spent = True
+        largest, self.largest = self.largest, size
+        try:
+            return _Socket.recvfrom(self, size, flags)
+        finally:
+            self.largest = largest
+
+
+class _LwipSpareSocket(_SpareSocket):
+    def recvfrom(self, size):
+        return _SpareSocket.recvfrom(self, size)
 
 
 def test_the_spare_block_takes_a_datagram_the_heap_had_no_block_for():
-    sock = _SpareSocket([(b"SIP/2.0 200 OK\r\n" + b"v" * 2000, LOOPBACK_RAW)], largest=1501)
+    datagrams = [(b"SIP/2.0 200 OK\r\n" + b"v" * 2000, LOOPBACK_RAW)]
+    sock = _LwipSpareSocket(datagrams, largest=1501)
     ep = udp.Endpoint(None, sock=sock, raw=True)
     sock.endpoint = ep
     assert ep._spare is not None and len(ep._spare) == ep.max_size + 1
@@ -255,7 +304,7 @@ class _Door:
 
 
 def _door_endpoint(door, datagrams=()):
-    ep = _endpoint(datagrams)
+    ep = _endpoint(datagrams, kind=udp.Endpoint)
     ep.door = door
     return ep
 
@@ -267,28 +316,91 @@ def test_closed_door_refuses_a_stranger_on_its_raw_address():
     assert door.refused == 1 and ep.refused == 1
     assert ep.source is None and ep._to_address == {}  # no address built, none cached
     # Refused on a peek at its sender: never read whole, but taken off the queue.
-    assert ep.sock.peeks == 1 and ep.sock.sizes == []
+    assert ep.sock.peeks == [0] and ep.sock.sizes == []
     assert ep.sock.queue == [(b"INVITE", LOOPBACK_RAW)]
     assert ep.read() is False and ep.sock.queue == [] and ep.sock.sizes == []
     assert ep.read() is None  # none queued
 
 
 def test_a_banned_source_is_refused_before_the_read():
-    door = _Door(False)
-    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW)])
-    assert ep.read() == b"OPTIONS"  # let in: its address is cached now
-    door.banned_ips.append("127.0.0.5")
+    door = _Door(False, passes=["127.0.0.5"])
     other = udp.address_to_sockaddr(("127.0.0.6", 5060))
+    ep = _door_endpoint(door, [(b"OPTIONS", LOOPBACK_RAW), (b"INFO", other)])
+    assert ep.read() == b"OPTIONS" and ep.read() == b"INFO"
+    # Only who always passes gets a place in the cache: not a stranger.
+    assert list(ep._to_address.values()) == [("127.0.0.5", 5060)]
+    door.banned_ips += ["127.0.0.5", "127.0.0.6"]
     ep.sock.queue += [(b"OPTIONS", LOOPBACK_RAW), (b"REGISTER", other)]
     assert ep.read() is False and door.refused == 1 and ep.refused == 1
-    assert ep.sock.sizes == [4097]  # the first datagram's read only
+    assert ep.read() is False and door.refused == 2 and ep.refused == 2  # not cached
+    # Its ip is kept for next time: a flood from one banned source builds one.
+    assert ep._stranger == (other[4:8], "127.0.0.6")
+    assert ep.sock.peeks == [0, 1501, 0, 1501, 0, 0] and ep.sock.sizes == []
+    assert ep.sock.queue == []
+    door.banned_ips = []
+    ep.sock.queue.append((b"REGISTER", other))
     assert ep.read() == b"REGISTER" and ep.source == ("127.0.0.6", 5060)
-    # A banned source the cache does not know is left to admit(): no address is
-    # built at the door.
-    door.banned_ips.append("127.0.0.6")
-    ep._to_address = {}
-    ep.sock.queue.append((b"OPTIONS", other))
-    assert ep.read() == b"OPTIONS" and door.refused == 1
+
+
+class _Collections:
+    """Stands in for the gc module: counts collections."""
+
+    def __init__(self):
+        self.count = 0
+
+    def collect(self):
+        self.count += 1
+
+
+def test_a_stranger_let_in_is_read_after_a_collection():
+    # What the stranger's datagram leaves behind (its address in the limiter and the
+    # cache) then goes to the heap's lowest holes, not among a flood's garbage.
+    provider = udp.address_to_sockaddr(("10.0.0.1", 5060))
+    stranger = udp.address_to_sockaddr(("10.0.0.3", 5060))
+    door = _Door(False, passes=["10.0.0.1"])
+    ep = _door_endpoint(door, [(b"a", provider), (b"b", stranger), (b"c", stranger)])
+    ep.sock.queue.append((b"d", udp.address_to_sockaddr(("10.0.0.4", 5060))))
+    ep.sock.queue.append((b"e", udp.address_to_sockaddr(("10.0.0.5", 5060))))
+    real = udp.gc, udp.ticks_ms
+    udp.gc = _Collections()
+    now = [ep._collected_at + 100]
+    udp.ticks_ms = lambda: now[0]
+    try:
+        assert ep.read() == b"a" and udp.gc.count == 0  # the provider: no collection
+        assert ep.read() == b"b" and udp.gc.count == 1  # a stranger let in
+        door.banned_ips.append("10.0.0.3")
+        assert ep.read() is False and udp.gc.count == 1  # refused (banned): none
+        now[0] += 99
+        assert ep.read() == b"d" and udp.gc.count == 1  # at most one in 100 ms
+        now[0] += 1
+        assert ep.read() == b"e" and udp.gc.count == 2
+    finally:
+        udp.gc, udp.ticks_ms = real
+
+
+def test_a_stranger_is_refused_a_while_after_the_heap_had_no_block():
+    # A stranger whose read fails never reaches the limiter, whose door would then
+    # stay open to a flood costing a failed allocation a datagram: the endpoint
+    # refuses strangers itself for a second, counted as low_memory.
+    provider = udp.address_to_sockaddr(("10.0.0.1", 5060))
+    stranger = udp.address_to_sockaddr(("10.0.0.3", 5060))
+    door = _Door(False, passes=["10.0.0.1"])
+    ep = _door_endpoint(door, [(b"x", stranger), (b"y", stranger), (b"z", provider)])
+    ep.sock.largest = -1  # no room even for a peek
+    real = udp.ticks_ms
+    now = [1000]
+    udp.ticks_ms = lambda: now[0]
+    try:
+        assert ep.read() is False and ep.low_memory == 1
+        ep.sock.largest = 1 << 20
+        assert ep.read() is False and ep.low_memory == 2  # refused at the door
+        assert ep.sock.peeks == [0, 0] and ep.sock.queue == [(b"z", provider)]
+        assert ep.read() == b"z"  # who always passes is still read
+        now[0] += 1000
+        ep.sock.queue.append((b"w", stranger))
+        assert ep.read() == b"w" and ep.low_memory == 2 and door.refused == 0
+    finally:
+        udp.ticks_ms = real
 
 
 def test_a_recvfrom_without_flags_turns_the_peek_off():
@@ -346,7 +458,7 @@ def test_reads_take_no_frame_from_the_heap():
     known = (b"INVITE", bytes(LOOPBACK_RAW))
     door = _Door(True, passes=["127.0.0.5"])  # the known peer: the provider, say
     sock = _FixedSocket(known)
-    ep = udp.Endpoint(None, sock=sock, raw=True)
+    ep = _NoSpare(None, sock=sock, raw=True)  # (the block's view: one small object)
     ep.read()
     ep.door = door
     sock.got = stranger
@@ -485,7 +597,8 @@ def test_the_door_on_a_real_socket_drops_whole_datagrams_and_reads_whole_ones():
         for _ in range(200):
             data = ep.read()
             if data is not None:
-                got.append(data if data is False else (data, ep.source[0]))
+                # a view of the endpoint's block, which the next read reuses: copied
+                got.append(data if data is False else (bytes(data), ep.source[0]))
             if len(got) == 3:
                 break
             time.sleep(0.005)

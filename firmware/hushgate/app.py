@@ -70,6 +70,12 @@ class _ConsoleCallLog(calllog.CallLog):
 class App:
     # Tasks restarted more often than this are reported as failing on the web page.
     max_restarts = 20
+    # Bytes allocated between two collections (gc.threshold; None: only when the heap
+    # runs out). A flood's datagrams, refused on a peek, leave some 128 bytes of
+    # garbage each: left to fill the whole heap, they push what outlives a datagram
+    # (a call's entries, a logged INVITE) into the big free blocks at its top, which
+    # end in pieces too small for a datagram let in (1.5 KB).
+    collect_every = 8192
 
     def __init__(self, board, opts, loaded):
         self.board = board
@@ -286,6 +292,9 @@ class App:
                 self.config.get("provider") or "(not set)",
             )
         )
+        threshold = getattr(gc, "threshold", None)  # MicroPython's
+        if self.collect_every and threshold is not None:
+            threshold(self.collect_every)
         self.start("sip", self.sip_loop)
         self.start("web", self.serve_web)
         self.start("panel", self.run_panel)

@@ -6,9 +6,15 @@
 # cached in small bounded dicts so a known peer costs a dict look-up, not an
 # allocation, on every datagram.
 #
+# Where recvfrom can peek (the unix port), a datagram's sender is peeked at first, a
+# stranger is refused on it (the limiter as the door) and dropped by a one-byte read,
+# and a datagram let in is peeked at in an Ethernet frame's buffer before a 4 KB one.
+# lwIP's recvfrom takes no flags: there each datagram is read whole.
+#
 # No receive loop here: Endpoint.read() takes one datagram without blocking and the
 # app's SIP loop drains the socket in bursts, so a datagram costs a call, not a
 # coroutine object (an `await recv()` per datagram made one each time).
+import gc
 import socket
 
 try:
@@ -21,7 +27,7 @@ try:
 except ImportError:
     core = None  # CPython: the endpoint is tested over a stand-in socket there
 
-from hushgate.compat import const, presized, ticks_ms
+from hushgate.compat import const, presized, ticks_add, ticks_diff, ticks_ms
 
 _AF_INET = const(2)
 _SOCKADDR_LEN = const(16)
@@ -30,6 +36,15 @@ _SOCKADDR_LEN = const(16)
 _FALLBACK_SIZES = (1501, 513, 16)
 _LEAN_READS = const(256)
 _MSG_PEEK = const(2)  # Linux, the BSDs and macOS alike; the unix port's module names none
+# Where the socket can peek, the buffer a datagram let in is first looked at in: an
+# Ethernet frame's worth, which holds nearly every SIP datagram whole (a 4 KB buffer
+# wants 4 KB in one piece, which a heap in pieces may not have).
+_PEEK_SIZE = const(1501)
+# A stranger let in is read after a collection, at most once in this many ms (see
+# _look_ahead); after a datagram the heap had no block for, strangers are refused at
+# the door for this many ms (see _read_peeking).
+_COLLECT_MS = const(100)
+_STARVED_MS = const(1000)
 
 
 def sockaddr_to_address(raw):
@@ -86,13 +101,15 @@ class Endpoint:
     # 32 the panel and the web page wait some 50 ms at worst on an ESP32.
     burst = 32
     # Peers whose address conversion is kept, each way: the provider, the ATA and a
-    # few more; each entry holds some 150 bytes of objects on the unix port, and a
-    # flood's strangers are refused at the door without one.
+    # few more (with a door, only those it always lets through: a flood's first
+    # strangers must not take the places, nor pin small objects all over the heap);
+    # each entry holds some 150 bytes of objects on the unix port.
     cache_size = 16
     # A max_size block held back for the read that finds the heap too fragmented for
     # its own (a wanted 200 OK must not be dropped because scattered small objects
-    # left 27 KB free but no 4 KB in one piece): freed for that read, taken again by
-    # rearm(), which the app calls on its one-second tick.
+    # left 27 KB free but no 4 KB in one piece), freed for that read, or lent to a
+    # web page that ran out of heap (lend_spare); taken again by rearm(), which the
+    # app calls on its one-second tick.
     spare = True
 
     def __init__(self, address, sock=None, raw=False):
@@ -119,6 +136,9 @@ class Endpoint:
         # door is not used); False once a recvfrom has refused the flags.
         self.peek = raw
         self._sink = bytearray(1)  # what a refused datagram is read into, to drop it
+        self._collected_at = ticks_add(ticks_ms(), -_COLLECT_MS)
+        self._starved_at = None  # ticks of the last datagram the heap had no block for
+        self._stranger = None  # (raw ip, ip) of the last peer _ip_of() built an ip for
         self.refused = 0  # datagrams refused at the door (also in door.refused)
         self.oversize = 0
         self.low_memory = 0  # datagrams dropped because the heap had no block for them
@@ -162,10 +182,8 @@ class Endpoint:
         """The next queued datagram, its sender's (ip, port) in self.source; None when
         none is queued; False when the one read was dropped (oversize, no room in the
         heap, or refused at the door: counted)."""
-        if self.peek and self.door is not None:
-            ahead = self._look_ahead()
-            if ahead is not True:
-                return ahead
+        if self.peek:
+            return self._read_peeking()
         got = self._recv()
         if got is None:
             return None
@@ -174,16 +192,101 @@ class Endpoint:
             self.oversize += 1
             return False
         if self.raw:
-            if self.door is not None and not self.peek and self._refuses(peer):
+            if self.door is not None and self._refuses(peer):
                 return False
-            address = self._to_address.get(peer)
-            if address is None:
-                address = self._convert(peer)
-                if address is None:
-                    return False
-            peer = address
+            peer = self._address(peer)
+            if peer is None:
+                return False
         self.source = peer
         return data
+
+    def _read_peeking(self):
+        # Where recvfrom takes flags (the unix port): the sender from a peek of no
+        # bytes, the door's verdict on it, then the datagram let in (_take). A peek
+        # costs 128 bytes of garbage; a read of a flood's datagram took a 4 KB buffer
+        # (a first-fit search of the heap) and a copy of it.
+        peer = self._sender()
+        if peer is None or peer is False:
+            return peer
+        if peer is True:
+            return self.read()  # the socket turned out not to peek
+        if self.door is not None:
+            if self._refuses(peer):
+                self._drop()
+                return False
+            if not self._always_passes(peer):
+                self._tidy()
+        data = self._take()
+        if data is None or data is False:
+            return data
+        if len(data) > self.max_size:
+            self.oversize += 1
+            return False
+        address = self._address(peer)
+        if address is None:
+            return False
+        self.source = address
+        return data
+
+    def _sender(self):
+        # The next datagram's sender, peeked at: None when none is queued, False when
+        # the heap had no room even for the peek (dropped and counted), True when
+        # recvfrom turned out to take no flags.
+        try:
+            return self.sock.recvfrom(0, _MSG_PEEK)[1]
+        except OSError:
+            return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
+        except MemoryError:
+            self._starve()
+            return False
+        except TypeError:
+            self.peek = False
+            return True
+
+    def _take(self):
+        # The peeked-at datagram let in (_peek_whole): None when it went meanwhile (an
+        # ICMP error). A buffer the heap has no block for loses nothing, the datagram
+        # stays queued: tried again with the spare block freed (the collection the
+        # next failed allocation runs frees it), else dropped and counted (False).
+        data = self._peek_whole()
+        if data is False and self.lend_spare():
+            data = self._peek_whole()
+        if data is False:
+            self._starve()
+        return data
+
+    def _peek_whole(self):
+        # If the datagram fits the peek's buffer it is whole, and only needs taking
+        # off the queue; else it is read in max_size + 1. False: no block for that.
+        # (MicroPython's readinto reads on until its buffer is full: datagrams would
+        # run together in one, so it only takes the one-byte drops.)
+        try:
+            data = self.sock.recvfrom(_PEEK_SIZE, _MSG_PEEK)[0]
+            if len(data) < _PEEK_SIZE:
+                self._drop()
+                return data
+            return self.sock.recvfrom(self.max_size + 1)[0]
+        except OSError:
+            return None  # an ICMP error reported on this read
+        except MemoryError:
+            return False
+
+    def _drop(self):
+        # Takes the peeked-at datagram off the queue, allocating nothing: its rest is
+        # dropped with the one byte read.
+        try:
+            self.sock.readinto(self._sink)
+        except OSError:
+            pass  # an ICMP error reported instead: the datagram is refused again next time
+
+    def _starve(self):
+        # A datagram the heap had no room for: dropped and counted, and strangers are
+        # refused at the door for a while (_refuses). One let in whose read fails
+        # never reaches the limiter's shared bucket, which would stay open to a flood
+        # whose every datagram then cost a failed allocation and its collection.
+        self.low_memory += 1
+        self._starved_at = ticks_ms()
+        self._drop()
 
     def _recv(self):
         try:
@@ -192,10 +295,10 @@ class Endpoint:
                 # allocation (and its collection) on every datagram.
                 self._lean -= 1
             else:
-                # No preallocated receive buffer: MicroPython's sockets (lwIP and the
-                # unix port) have no recvfrom_into, and readinto gives no sender. So
-                # recvfrom, the cheapest path measured: it needs its whole buffer as
-                # one free block for a moment (the result shrinks to the datagram).
+                # MicroPython's sockets have no recvfrom_into, and readinto gives no
+                # sender: where recvfrom cannot peek (lwIP) it is the cheapest path
+                # measured. It needs its whole buffer as one free block for a moment
+                # (the result shrinks to the datagram).
                 return self.sock.recvfrom(self.max_size + 1)
         except OSError:
             return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
@@ -221,28 +324,17 @@ class Endpoint:
         except MemoryError:
             return self._small_read()
 
-    def _look_ahead(self):
-        # The door, asked before the read: True to read the next datagram, False when
-        # it was refused (and taken off the queue), None when none is queued. On the
-        # unix port a peek costs 128 bytes of garbage, a read a 4 KB block (a first-
-        # fit search of the heap) and some 670 bytes of garbage: under a flood, most
-        # of the collector's work.
-        try:
-            peer = self.sock.recvfrom(0, _MSG_PEEK)[1]
-        except OSError:
-            return None  # nothing queued (EAGAIN), or an ICMP error reported on this read
-        except MemoryError:
-            return True  # the read has its fallbacks, and admit() the last word
-        except TypeError:
-            self.peek = False  # a recvfrom without flags: the door asks after the read
-            return True
-        if not self._refuses(peer):
-            return True
-        try:
-            self.sock.readinto(self._sink)  # the rest of a datagram is dropped with it
-        except OSError:
-            pass  # an ICMP error reported instead: the datagram is refused again next time
-        return False
+    def _tidy(self):
+        # A stranger let in may leave objects that outlive its datagram (its address
+        # in the limiter, a logged INVITE, a verdict). Collected first, they go to the
+        # heap's lowest holes: amid a flood's garbage each pinned a hole of its own,
+        # and the heap ran out of 1.5 KB blocks with 18 KB free. A bounded number a
+        # second, whatever the strangers send (keep-alives never reach the limiter).
+        now = ticks_ms()
+        elapsed = ticks_diff(now, self._collected_at)
+        if elapsed < 0 or elapsed >= _COLLECT_MS:
+            self._collected_at = now
+            gc.collect()
 
     def lend_spare(self):
         """Frees the spare block for another part that found the heap in pieces (the
@@ -262,13 +354,22 @@ class Endpoint:
                 pass
         return self._spare is not None
 
+    def _address(self, peer):
+        # (ip, port) of a raw peer, None when the heap had no room for it (counted).
+        address = self._to_address.get(peer)
+        if address is None:
+            address = self._convert(peer)
+        return address
+
     def _convert(self, peer):
         # The (ip, port) of a raw peer not in the cache, kept while there is room;
         # None when the heap has no room even for that (dropped and counted: the
         # SIP loop must not stop for it).
         try:
             address = sockaddr_to_address(peer)
-            if len(self._to_address) < self.cache_size:
+            if len(self._to_address) < self.cache_size and (
+                self.door is None or self._always_passes(peer)
+            ):
                 self._to_address[peer] = address
             return address
         except MemoryError:
@@ -277,25 +378,59 @@ class Endpoint:
 
     def _refuses(self, peer):
         # What admit() would refuse, refused here on the raw address, before the
-        # (ip, port) it needs is built and the proxy's pre-parse checks run: while the
-        # limiter admits no stranger, any source but those it always lets through (or
-        # the ATA), cached address or not (the first sources of a flood, let in, fill
-        # the cache); else a banned source whose address is cached. True: refused,
-        # and counted as admit() would. Allocates nothing.
+        # datagram is read: while the limiter admits no stranger, any source but those
+        # it always lets through (or the ATA), without building an (ip, port); else a
+        # banned source (its address built as garbage unless cached). Counted as
+        # admit() would. Strangers are also refused while the heap is short (see
+        # _read_peeking), counted as low_memory. True: refused.
         now = ticks_ms()
         if self.door.closed(now):
-            if self._passes_closed(peer):
+            if self._always_passes(peer):
                 return False
+        elif self._starved_at is not None and self._starving(now, peer):
+            self.low_memory += 1
+            return True
         else:
-            address = self._to_address.get(peer)
-            if address is None or not self.door.banned(address[0], now):
+            ip = self._ip_of(peer)
+            if ip is None or not self.door.banned(ip, now):
                 return False
         self.door.refused += 1
         self.refused += 1
         return True
 
-    def _passes_closed(self, peer):
-        # True if peer is one the closed door lets through.
+    def _ip_of(self, peer):
+        # The ip of a raw peer: cached; the last stranger's, if it is that one again
+        # (a flood from one banned source then builds none); else built. None: no
+        # room in the heap.
+        address = self._to_address.get(peer)
+        if address is not None:
+            return address[0]
+        last = self._stranger
+        if last is not None and peer.find(last[0], 4, 8) == 4:
+            return last[1]
+        address = self._convert(peer)
+        if address is None:
+            return None
+        self._remember(peer, address[0])
+        return address[0]
+
+    def _remember(self, peer, ip):
+        try:
+            self._stranger = (peer[4:8], ip)
+        except MemoryError:
+            pass  # only a shortcut
+
+    def _starving(self, now, peer):
+        # True while strangers are refused for want of heap: for _STARVED_MS after a
+        # datagram the heap had no block for, to all but who always passes.
+        elapsed = ticks_diff(now, self._starved_at)
+        if elapsed < 0 or elapsed >= _STARVED_MS:
+            self._starved_at = None
+            return False
+        return not self._always_passes(peer)
+
+    def _always_passes(self, peer):
+        # True if peer is one the door lets through even while closed.
         if self._door_changes != self.door.changes or self._always is not self.always:
             if not self._learn_passes():
                 return True  # no room for the list: admit() decides, as without a door

@@ -187,31 +187,3 @@ def test_a_saved_config_the_heap_had_no_room_to_build_is_put_in_use_later(monkey
     assert app.gate.config is app.config and app.tz == "tz" and resolved == [1]
     app.catch_up()  # in use: nothing done again
     assert resolved == [1]
-
-
-def test_the_collector_is_paced_while_a_flood_lasts(monkeypatch):
-    thresholds = []
-    monkeypatch.setattr(app_module.gc, "threshold", thresholds.append, raising=False)
-    app = object.__new__(app_module.App)
-    app.endpoint = type("Endpoint", (), {"refused": 0, "low_memory": 0})()
-    app.proxy = type("Proxy", (), {"stats": {"received": 0}})()
-    app._seen_then, app._paced = 0, False
-
-    def second(refused, received):  # what the one-second tick finds
-        app.endpoint.refused += refused
-        app.proxy.stats["received"] += received
-        app.pace_collections()
-
-    second(0, 30)  # calls: the collector waits for the heap to run out
-    assert thresholds == []
-    second(5000, 10)  # a flood, refused at the socket's door
-    assert thresholds == [8192]
-    second(5000, 0)
-    assert thresholds == [8192]  # set once
-    second(0, 199)
-    assert thresholds == [8192, -1]
-    second(0, 250)  # a flood the proxy sees (lwIP's sockets have no door)
-    assert thresholds == [8192, -1, 8192]
-    app.collect_every = None
-    second(5000, 0)
-    assert thresholds == [8192, -1, 8192]

@@ -608,3 +608,12 @@ def test_the_door_on_a_real_socket_drops_whole_datagrams_and_reads_whole_ones():
         for s in senders:
             s.close()
         ep.sock.close()
+
+
+def test_lwip_shape_goes_without_the_door():
+    # The app gives every endpoint the limiter as its door; lwIP's (ip, port) tuples
+    # are left to admit().
+    ep = _endpoint([(b"OPTIONS", ("127.0.0.5", 5060))], raw=False, sock=_LwipSocket)
+    ep.door = _Door(True)
+    assert ep.read() == b"OPTIONS" and ep.source == ("127.0.0.5", 5060)
+    assert ep.door.refused == 0

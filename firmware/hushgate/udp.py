@@ -188,12 +188,18 @@ class Endpoint:
         if got is None:
             return None
         data, peer = got
+        # The door reads raw addresses: lwIP's sockets (their tuples) go without.
+        if self.raw and self.door is not None and len(data) <= self.max_size:
+            if self._refuses(peer):
+                return False
+        return self._deliver(data, peer)
+
+    def _deliver(self, data, peer):
+        # The datagram read, unless oversize; its sender's (ip, port) in self.source.
         if len(data) > self.max_size:
             self.oversize += 1
             return False
         if self.raw:
-            if self.door is not None and self._refuses(peer):
-                return False
             peer = self._address(peer)
             if peer is None:
                 return False
@@ -219,14 +225,7 @@ class Endpoint:
         data = self._take()
         if data is None or data is False:
             return data
-        if len(data) > self.max_size:
-            self.oversize += 1
-            return False
-        address = self._address(peer)
-        if address is None:
-            return False
-        self.source = address
-        return data
+        return self._deliver(data, peer)
 
     def _sender(self):
         # The next datagram's sender, peeked at: None when none is queued, False when

@@ -41,8 +41,8 @@ _MSG_PEEK = const(2)  # Linux, the BSDs and macOS alike; the unix port's module 
 # wants 4 KB in one piece, which a heap in pieces may not have).
 _PEEK_SIZE = const(1501)
 # A stranger let in is read after a collection, at most once in this many ms (see
-# _look_ahead); after a datagram the heap had no block for, strangers are refused at
-# the door for this many ms (see _read_peeking).
+# _tidy); after a datagram the heap had no block for, strangers are refused at
+# the door for this many ms (see _starve).
 _COLLECT_MS = const(100)
 _STARVED_MS = const(1000)
 
@@ -381,7 +381,7 @@ class Endpoint:
         # it always lets through (or the ATA), without building an (ip, port); else a
         # banned source (its address built as garbage unless cached). Counted as
         # admit() would. Strangers are also refused while the heap is short (see
-        # _read_peeking), counted as low_memory. True: refused.
+        # _starve), counted as low_memory. True: refused.
         now = ticks_ms()
         if self.door.closed(now):
             if self._always_passes(peer):

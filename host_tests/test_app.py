@@ -66,14 +66,35 @@ class _Proxy:
         return [(b"fwd " + data, ("127.0.0.4", 5060))]
 
 
+class _Collector:
+    """Stands in for the gc module: records collections and the threshold set."""
+
+    def __init__(self, events, stop_after=None):
+        self.events = events
+        self.stop_after = stop_after  # collections, then the task is stopped
+
+    def collect(self):
+        self.events.append("collect")
+        if self.stop_after is not None:
+            self.stop_after -= 1
+            if self.stop_after <= 0:
+                raise _OutOfWakeupsError()
+
+    def threshold(self, amount):
+        self.events.append("threshold %d" % amount)
+
+
 def _run(wakeups, monkeypatch, on_wait=None):
     events = []
     monkeypatch.setattr(app_module, "log", lambda text: events.append(text))
+    monkeypatch.setattr(app_module, "gc", _Collector(events))
     app = object.__new__(app_module.App)
     app.log = app_module._ConsoleCallLog()
     app.proxy = _Proxy(app.log)
     app.endpoint = _Endpoint(events, wakeups, on_wait and (lambda: on_wait(app, events)))
     app.last_error = None
+    app.busy = asyncio.Event()
+    app.flooded = False
     with pytest.raises(_OutOfWakeupsError):
         asyncio.run(app.sip_loop())
     return app, events
@@ -187,3 +208,90 @@ def test_a_saved_config_the_heap_had_no_room_to_build_is_put_in_use_later(monkey
     assert app.gate.config is app.config and app.tz == "tz" and resolved == [1]
     app.catch_up()  # in use: nothing done again
     assert resolved == [1]
+
+
+# The collector's pace: in the pauses between calls, by threshold during floods ------------
+
+
+def test_a_datagram_that_sent_something_marks_the_traffic_busy(monkeypatch):
+    app, events = _run([[b"bad"]], monkeypatch)  # nothing sent
+    assert not app.busy.is_set()
+    app, events = _run([[b"INVITE 1"]], monkeypatch)
+    assert app.busy.is_set()
+
+
+def test_the_collection_waits_for_a_pause_in_the_datagrams(monkeypatch):
+    events = []
+    monkeypatch.setattr(app_module, "gc", _Collector(events, stop_after=1))
+    app = object.__new__(app_module.App)
+    app.busy = asyncio.Event()
+    # What arrives during each pause the collector sleeps: a datagram that sent
+    # something during the first two, none during the third.
+    during = [True, True, False]
+
+    async def sleep_ms(ms):
+        events.append("sleep %d" % ms)
+        if during.pop(0):
+            app.busy.set()
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(app_module, "sleep_ms", sleep_ms)
+
+    async def scenario():
+        collector = asyncio.create_task(app.collect_in_pauses())
+        await asyncio.sleep(0)
+        assert events == []  # nothing sent yet: no collection, no sleep
+        app.busy.set()
+        await collector
+
+    with pytest.raises(_OutOfWakeupsError):
+        asyncio.run(scenario())
+    pause = "sleep %d" % app_module.App.pause_ms
+    assert events == [pause, pause, pause, "collect"]
+    assert not app.busy.is_set()
+
+
+def _paced(monkeypatch):
+    events = []
+    monkeypatch.setattr(app_module, "gc", _Collector(events))
+    app = object.__new__(app_module.App)
+    app.flooded = False
+    app._refused = 0
+    app.proxy = _Proxy(None)
+    app.proxy.stats.update(dropped_admit=0, dropped_gate=0)
+    app.endpoint = type("Endpoint", (), {"refused": 0, "low_memory": 0})()
+    return app, events
+
+
+def test_the_threshold_collects_only_while_a_flood_is_refused(monkeypatch):
+    app, events = _paced(monkeypatch)
+    per_s = app_module.App.flood_per_s
+    every = app_module.App.collect_every
+    app.endpoint.refused += per_s  # a few scanners' probes: not a flood
+    app.pace_collector()
+    assert events == [] and not app.flooded
+    app.endpoint.refused += per_s
+    app.proxy.stats["dropped_gate"] += 1  # what the gate refused counts too
+    app.pace_collector()
+    assert events == ["threshold %d" % every] and app.flooded
+    app.endpoint.low_memory += per_s + 1
+    app.pace_collector()  # still a flood: nothing to change
+    assert events == ["threshold %d" % every]
+    app.proxy.stats["dropped_admit"] += per_s
+    app.pace_collector()
+    assert events == ["threshold %d" % every, "threshold -1"] and not app.flooded
+    # a tick of several seconds (the board catching up) counts them all
+    app.endpoint.refused += 2 * per_s
+    app.pace_collector(seconds=2)
+    assert events[-1] == "threshold -1" and not app.flooded
+
+
+def test_a_whole_burst_queued_starts_the_threshold_at_once(monkeypatch):
+    burst = _Endpoint.burst
+    app, events = _run([[b"OPTIONS %d" % i for i in range(burst - 1)]], monkeypatch)
+    assert not app.flooded and not any(e.startswith("threshold") for e in events)
+    app, events = _run([[b"OPTIONS %d" % i for i in range(burst + 3)]] * 2, monkeypatch)
+    assert app.flooded
+    assert [e for e in events if e.startswith("threshold")] == [
+        "threshold %d" % app_module.App.collect_every
+    ]

@@ -70,14 +70,21 @@ class _ConsoleCallLog(calllog.CallLog):
 class App:
     # Tasks restarted more often than this are reported as failing on the web page.
     max_restarts = 20
-    # Bytes allocated between two collections (gc.threshold; None: only when the heap
-    # runs out). A flood's datagrams, refused on a peek, leave some 128 bytes of
+    # How the collector is paced. In calm, a collection follows each pause of
+    # pause_ms (ms) in the datagrams that sent something (a call's INVITE, 180, 200
+    # and ACK come close together): the next call starts with the heap's garbage
+    # gone, and no collection falls in the middle of its set-up. Left to
+    # gc.threshold, one did at nearly every call, as a call makes some 27 KB of
+    # short-lived blocks (its frames and reads included) on the unix port.
+    #
+    # A flood brings no pause. While more than flood_per_s datagrams a second are
+    # refused, the collector runs every collect_every bytes allocated (gc.threshold;
+    # None: never). A flood's datagrams, refused on a peek, leave some 128 bytes of
     # garbage each: left to fill the whole heap, they push what outlives a datagram
     # (a call's entries, a logged INVITE) into the big free blocks at its top, which
-    # end in pieces too small for a datagram let in (1.5 KB). Paced only during
-    # floods, the heap of calls alone went to pieces the same way. The price is a
-    # collection every few calls: 8 KB added 0.47 ms to a forwarded INVITE here,
-    # 16 KB 0.13 ms; the end-to-end floods kept their blocks with both.
+    # end in pieces too small for a datagram let in (1.5 KB).
+    pause_ms = 5
+    flood_per_s = 20
     collect_every = 16384
 
     def __init__(self, board, opts, loaded):
@@ -94,6 +101,9 @@ class App:
         me = opts["listen"]
         self.proxy = proxy.Proxy(me, self.gate)
         self.endpoint = None
+        self.busy = asyncio.Event()  # set by each datagram that sent something
+        self.flooded = False  # gc.threshold on (pace_collector)
+        self._refused = 0  # datagrams refused up to the last tick
         self.restarts = {}
         self.tasks = {}
         self.finished = set()
@@ -196,6 +206,7 @@ class App:
         send = endpoint.send
         queued = endpoint.queued
         calls = self.log
+        busy = self.busy
         held = []  # the lines of the datagram being handled, written once it is sent
         try:
             while True:
@@ -231,20 +242,56 @@ class App:
                         source = endpoint.source
                         log("sip: datagram from %s:%d raised %r" % (source[0], source[1], e))
                         out = ()
-                    for datagram, destination in out:
-                        send(datagram, destination)
+                    if out:
+                        for datagram, destination in out:
+                            send(datagram, destination)
+                        busy.set()
                     calls.held = None
                     if held:
                         try:
                             calls.flush(held)
                         except Exception as e:  # a console that fails is no reason to stop
                             self.last_error = "call log: %r" % e
+                else:
+                    # A whole burst was queued: a flood's start, most likely. The
+                    # threshold goes on now, not at the next tick: a second of a
+                    # flood's garbage is enough to leave the heap in pieces.
+                    if not self.flooded:
+                        self.set_flooded(True)
         finally:
             calls.held = None
             try:
                 calls.flush(held)
             except Exception:
                 pass  # the task ends (or restarts) all the same
+
+    async def collect_in_pauses(self):
+        # The collection waits until no datagram sent anything for pause_ms.
+        busy = self.busy
+        while True:
+            await busy.wait()
+            while busy.is_set():
+                busy.clear()
+                await sleep_ms(self.pause_ms)
+            gc.collect()
+
+    def pace_collector(self, seconds=1):
+        """Called every `seconds`: gc.threshold on while a flood is refused, else off."""
+        ep = self.endpoint
+        stats = self.proxy.stats
+        refused = stats["dropped_admit"] + stats["dropped_gate"]
+        if ep is not None:
+            refused += ep.refused + ep.low_memory
+        flooded = refused - self._refused > self.flood_per_s * seconds
+        self._refused = refused
+        if flooded != self.flooded:
+            self.set_flooded(flooded)
+
+    def set_flooded(self, flooded):
+        self.flooded = flooded
+        threshold = getattr(gc, "threshold", None)  # MicroPython's
+        if threshold is not None and self.collect_every:
+            threshold(self.collect_every if flooded else -1)
 
     async def serve_web(self):
         host, port = self.opts["web"]
@@ -295,10 +342,8 @@ class App:
                 self.config.get("provider") or "(not set)",
             )
         )
-        threshold = getattr(gc, "threshold", None)  # MicroPython's
-        if self.collect_every and threshold is not None:
-            threshold(self.collect_every)
         self.start("sip", self.sip_loop)
+        self.start("collector", self.collect_in_pauses)
         self.start("web", self.serve_web)
         self.start("panel", self.run_panel)
         commands = getattr(board, "commands", None)  # the host board's console
@@ -319,6 +364,7 @@ class App:
                 # so that a scan's datagrams cost no parse (Gate.refuse_stranger).
                 self.gate.log_scan()
                 self.endpoint.rearm()  # the receive path's spare block, if it was used
+                self.pace_collector()
                 self.catch_up()
                 resolve_in -= 1
                 if resolve_in <= 0:

@@ -263,6 +263,25 @@ def test_initial_invites_are_logged():
     assert gate.status(MON_NOON)["last_unknown_source"] == STRANGER
 
 
+def test_the_providers_asserted_identity_names_and_numbers_the_call():
+    # P-Asserted-Identity, when the provider sends one, is the caller: its number
+    # (else From's, when it has no user part) and its display name (else From's).
+    gate = make_gate(None, MON_NOON)
+    cases = (
+        ('"Front Desk" <sip:+33-1-47-31-03-70@sip.example.net>', "+33147310370", "Front Desk"),
+        ('"Front Desk" <tel:+33147310370>', "+33147310370", "Front Desk"),
+        ("<sip:+33147310370@sip.example.net>", "+33147310370", "Alice"),
+        ('"Front Desk" <sip:sip.example.net>', "0612345678", "Front Desk"),
+        ('"Front Desk" <sip:+33 1 47 31 03 70@h>', "0612345678", "Alice"),  # not an address
+        ("not a name-addr <", "0612345678", "Alice"),
+    )
+    for pai, number, name in cases:
+        gate.calllog.calls.clear()
+        gate.decide(request(pai=pai), (PROVIDER, 5060), T0, False)
+        assert gate.calllog.calls == [(MON_NOON, number, name, PROVIDER, G.FORWARD, "rang")], pai
+        assert sip.caller_number(request(pai=pai)) == number
+
+
 def test_stranger_refused_unread_as_decide_refuses_it():
     # refuse_stranger(ip, raw bytes) is what the proxy asks before parsing while it
     # knows no dialog: True only where decide(..., in_dialog=False) would give the

@@ -78,6 +78,14 @@ def _vicious_tag(tag):
     return True
 
 
+def _asserted(msg):
+    # P-Asserted-Identity as a NameAddr, or None (absent, or not one).
+    try:
+        return msg.name_addr(b"p-asserted-identity")
+    except sip.SipError:
+        return None
+
+
 def _matches(patterns, canon):
     # canon: a caller's number as parse_pattern writes patterns.
     for digits, prefix in patterns:
@@ -221,7 +229,15 @@ class Gate:
         # An initial INVITE from the provider: a call, judged and logged.
         config = self.config
         utc = self.clock.utc()
-        number = sip.caller_number(msg)
+        # The number as sip.caller_number() reads it, and the call log's name: From's
+        # display name unless P-Asserted-Identity (the provider's word on the caller,
+        # parsed once for both) has one. A stranger's call is logged with its From alone.
+        asserted = _asserted(msg)
+        if asserted is not None:
+            name = asserted.display or name
+            if not asserted.user:
+                asserted = None
+        number = sip.addr_number(frm if asserted is None else asserted)
         canon = number
         if number[:1] == "+":
             canon = self._intl + number[1:]  # as parse_pattern writes patterns
@@ -263,19 +279,8 @@ class Gate:
                 verdict = Verdict(FORWARD, 0, "clock not set: quiet hours not applied", "rang")
             else:
                 verdict = Verdict(FORWARD, 0, "rang", "rang")
-        self._record(msg, ip, number, verdict, utc, name)
-        return verdict
-
-    def _record(self, msg, ip, number, verdict, utc, name):
-        # name: From's display name, unless P-Asserted-Identity has one (the
-        # provider's: decide() records a stranger's call with its From alone).
-        try:
-            addr = msg.name_addr(b"p-asserted-identity")
-        except sip.SipError:
-            addr = None
-        if addr is not None and addr.display:
-            name = addr.display
         self.calllog.record(utc, number, name, ip, verdict)
+        return verdict
 
     def _scanner(self, msg, frm, to, display):
         # The scanning tool's name when the request carries its fingerprint, else

@@ -84,6 +84,7 @@ class App:
     # (a call's entries, a logged INVITE) into the big free blocks at its top, which
     # end in pieces too small for a datagram let in (1.5 KB).
     pause_ms = 5
+    busy_collect_ms = 100  # traffic that never pauses still sees a collection this often
     flood_per_s = 20
     collect_every = 16384
 
@@ -266,23 +267,27 @@ class App:
                 pass  # the task ends (or restarts) all the same
 
     async def collect_in_pauses(self):
-        # The collection waits until no datagram sent anything for pause_ms.
+        # The collection waits until no datagram sent anything for pause_ms, or for
+        # busy_collect_ms at most: wanted traffic too fast to pause (and too slow to
+        # fill a burst or to be refused) must not leave its garbage to fill the heap.
         busy = self.busy
         while True:
             await busy.wait()
-            while busy.is_set():
+            waited = 0
+            while busy.is_set() and waited < self.busy_collect_ms:
                 busy.clear()
                 await sleep_ms(self.pause_ms)
+                waited += self.pause_ms
             gc.collect()
 
-    def pace_collector(self, seconds=1):
-        """Called every `seconds`: gc.threshold on while a flood is refused, else off."""
+    def pace_collector(self):
+        """Called every second: gc.threshold on while a flood is refused, else off."""
         ep = self.endpoint
         stats = self.proxy.stats
         refused = stats["dropped_admit"] + stats["dropped_gate"]
         if ep is not None:
             refused += ep.refused + ep.low_memory
-        flooded = refused - self._refused > self.flood_per_s * seconds
+        flooded = refused - self._refused > self.flood_per_s
         self._refused = refused
         if flooded != self.flooded:
             self.set_flooded(flooded)

@@ -69,16 +69,11 @@ class _Proxy:
 class _Collector:
     """Stands in for the gc module: records collections and the threshold set."""
 
-    def __init__(self, events, stop_after=None):
+    def __init__(self, events):
         self.events = events
-        self.stop_after = stop_after  # collections, then the task is stopped
 
     def collect(self):
         self.events.append("collect")
-        if self.stop_after is not None:
-            self.stop_after -= 1
-            if self.stop_after <= 0:
-                raise _OutOfWakeupsError()
 
     def threshold(self, amount):
         self.events.append("threshold %d" % amount)
@@ -93,7 +88,7 @@ def _run(wakeups, monkeypatch, on_wait=None):
     app.proxy = _Proxy(app.log)
     app.endpoint = _Endpoint(events, wakeups, on_wait and (lambda: on_wait(app, events)))
     app.last_error = None
-    app.busy = asyncio.Event()
+    app.busy = app._collecting = False
     app.flooded = False
     with pytest.raises(_OutOfWakeupsError):
         asyncio.run(app.sip_loop())
@@ -213,62 +208,59 @@ def test_a_saved_config_the_heap_had_no_room_to_build_is_put_in_use_later(monkey
 # The collector's pace: in the pauses between calls, by threshold during floods ------------
 
 
-def test_a_datagram_that_sent_something_marks_the_traffic_busy(monkeypatch):
+def test_a_datagram_that_sent_something_starts_one_collector(monkeypatch):
     app, events = _run([[b"bad"]], monkeypatch)  # nothing sent
-    assert not app.busy.is_set()
-    app, events = _run([[b"INVITE 1"]], monkeypatch)
-    assert app.busy.is_set()
+    assert not app.busy and not app._collecting
+    started = []
+    monkeypatch.setattr(app_module.App, "collect_after_pause", lambda self: started.append(1))
+    monkeypatch.setattr(app_module.asyncio, "create_task", lambda coro: None)
+    app, events = _run([[b"INVITE 1"], [b"SIP/2.0 180"]], monkeypatch)
+    assert app.busy and app._collecting
+    assert started == [1]  # one at a time: the 180 finds it waiting
 
 
-def test_the_collection_waits_for_a_pause_in_the_datagrams(monkeypatch):
+def _collector(monkeypatch, during):
+    # An app whose collector meets a datagram that sent something during each of its
+    # pauses for which `during` says True.
     events = []
-    monkeypatch.setattr(app_module, "gc", _Collector(events, stop_after=1))
+    monkeypatch.setattr(app_module, "gc", _Collector(events))
     app = object.__new__(app_module.App)
-    app.busy = asyncio.Event()
-    # What arrives during each pause the collector sleeps: a datagram that sent
-    # something during the first two, none during the third.
-    during = [True, True, False]
 
     async def sleep_ms(ms):
         events.append("sleep %d" % ms)
-        if during.pop(0):
-            app.busy.set()
+        if during(len(events)):
+            app.busy = True
         await asyncio.sleep(0)
 
     monkeypatch.setattr(app_module, "sleep_ms", sleep_ms)
+    app.busy = app._collecting = True  # as the SIP loop leaves them when it starts one
+    asyncio.run(app.collect_after_pause())
+    return app, events
 
-    async def scenario():
-        collector = asyncio.create_task(app.collect_in_pauses())
-        await asyncio.sleep(0)
-        assert events == []  # nothing sent yet: no collection, no sleep
-        app.busy.set()
-        await collector
 
-    with pytest.raises(_OutOfWakeupsError):
-        asyncio.run(scenario())
+def test_the_collection_waits_for_a_pause_in_the_datagrams(monkeypatch):
+    app, events = _collector(monkeypatch, lambda n: n <= 2)
     pause = "sleep %d" % app_module.App.pause_ms
     assert events == [pause, pause, pause, "collect"]
-    assert not app.busy.is_set()
+    assert not app.busy and not app._collecting  # the next datagram starts another
 
 
 def test_traffic_that_never_pauses_is_collected_all_the_same(monkeypatch):
-    events = []
-    monkeypatch.setattr(app_module, "gc", _Collector(events, stop_after=2))
-    app = object.__new__(app_module.App)
-    app.busy = asyncio.Event()
-
-    async def sleep_ms(ms):  # a datagram that sent something during every pause
-        events.append("sleep %d" % ms)
-        app.busy.set()
-        await asyncio.sleep(0)
-
-    monkeypatch.setattr(app_module, "sleep_ms", sleep_ms)
-    app.busy.set()
-    with pytest.raises(_OutOfWakeupsError):
-        asyncio.run(app.collect_in_pauses())
+    app, events = _collector(monkeypatch, lambda n: True)
     pauses = app_module.App.busy_collect_ms // app_module.App.pause_ms
-    pause = "sleep %d" % app_module.App.pause_ms
-    assert events == ([pause] * pauses + ["collect"]) * 2
+    assert events == ["sleep %d" % app_module.App.pause_ms] * pauses + ["collect"]
+    assert not app._collecting
+
+
+def test_a_collector_the_heap_has_no_room_for_is_tried_again(monkeypatch):
+    def no_room(coro):
+        coro.close()
+        raise MemoryError()
+
+    monkeypatch.setattr(app_module.asyncio, "create_task", no_room)
+    app, events = _run([[b"INVITE 1"]], monkeypatch)
+    assert app.busy and not app._collecting
+    assert "send fwd INVITE 1" in events
 
 
 def _paced(monkeypatch):

@@ -102,7 +102,8 @@ class App:
         me = opts["listen"]
         self.proxy = proxy.Proxy(me, self.gate)
         self.endpoint = None
-        self.busy = asyncio.Event()  # set by each datagram that sent something
+        self.busy = False  # a datagram sent something since the collector last looked
+        self._collecting = False  # a collect_after_pause task is waiting
         self.flooded = False  # gc.threshold on (pace_collector)
         self._refused = 0  # datagrams refused up to the last tick
         self.restarts = {}
@@ -207,7 +208,6 @@ class App:
         send = endpoint.send
         queued = endpoint.queued
         calls = self.log
-        busy = self.busy
         held = []  # the lines of the datagram being handled, written once it is sent
         try:
             while True:
@@ -246,7 +246,9 @@ class App:
                     if out:
                         for datagram, destination in out:
                             send(datagram, destination)
-                        busy.set()
+                        self.busy = True
+                        if not self._collecting:
+                            self._collect_soon()
                     calls.held = None
                     if held:
                         try:
@@ -266,19 +268,29 @@ class App:
             except Exception:
                 pass  # the task ends (or restarts) all the same
 
-    async def collect_in_pauses(self):
+    def _collect_soon(self):
+        # One task at a time, started by the first datagram that sends something and
+        # gone after its collection: a task kept waiting on an asyncio.Event would
+        # cost that module (1.3 KB of heap on the unix port) and a task for good.
+        try:
+            asyncio.create_task(self.collect_after_pause())
+            self._collecting = True
+        except MemoryError:
+            pass  # the next datagram that sends something tries again
+
+    async def collect_after_pause(self):
         # The collection waits until no datagram sent anything for pause_ms, or for
         # busy_collect_ms at most: wanted traffic too fast to pause (and too slow to
         # fill a burst or to be refused) must not leave its garbage to fill the heap.
-        busy = self.busy
-        while True:
-            await busy.wait()
+        try:
             waited = 0
-            while busy.is_set() and waited < self.busy_collect_ms:
-                busy.clear()
+            while self.busy and waited < self.busy_collect_ms:
+                self.busy = False
                 await sleep_ms(self.pause_ms)
                 waited += self.pause_ms
             gc.collect()
+        finally:
+            self._collecting = False
 
     def pace_collector(self):
         """Called every second: gc.threshold on while a flood is refused, else off."""
@@ -348,7 +360,6 @@ class App:
             )
         )
         self.start("sip", self.sip_loop)
-        self.start("collector", self.collect_in_pauses)
         self.start("web", self.serve_web)
         self.start("panel", self.run_panel)
         commands = getattr(board, "commands", None)  # the host board's console

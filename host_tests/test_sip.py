@@ -2,7 +2,7 @@
 import os
 
 from hushgate import sip
-from hushgate.sip import SipError, caller_number, parse, response
+from hushgate.sip import SipError, asserted_identity, caller_number, parse, response
 
 CORPUS = "../shared/corpus/rfc4475/"
 SCANNERS = "host_tests/data/scanners/"
@@ -189,6 +189,16 @@ def test_caller_number():
     assert caller_number(parse(anon)) == ""
     escaped = INVITE.replace(b"+33-1-47-31-03-70", b"%2B33%20147%28310%29370")
     assert caller_number(parse(escaped)) == "+33147310370"
+    # Handed the headers a caller (the gate) has parsed already: the same number.
+    no_user = INVITE.replace(b"Contact:", b"P-Asserted-Identity: <sip:y>\r\nContact:")
+    bad = INVITE.replace(b"Contact:", b"P-Asserted-Identity: <sip:a b@y>\r\nContact:")
+    for data in (INVITE, pai, anon, escaped, no_user, bad):
+        msg = parse(data)
+        asserted = asserted_identity(msg)
+        frm = msg.name_addr(b"from")
+        assert caller_number(msg, asserted, frm) == caller_number(msg), data
+    assert asserted is None  # not a name-addr
+    assert asserted_identity(parse(pai)).user == b"+33-6-12-34-56-78"
 
 
 def test_response_builder():

@@ -78,14 +78,6 @@ def _vicious_tag(tag):
     return True
 
 
-def _asserted(msg):
-    # P-Asserted-Identity as a NameAddr, or None (absent, or not one).
-    try:
-        return msg.name_addr(b"p-asserted-identity")
-    except sip.SipError:
-        return None
-
-
 def _matches(patterns, canon):
     # canon: a caller's number as parse_pattern writes patterns.
     for digits, prefix in patterns:
@@ -229,15 +221,13 @@ class Gate:
         # An initial INVITE from the provider: a call, judged and logged.
         config = self.config
         utc = self.clock.utc()
-        # The number as sip.caller_number() reads it, and the call log's name: From's
-        # display name unless P-Asserted-Identity (the provider's word on the caller,
-        # parsed once for both) has one. A stranger's call is logged with its From alone.
-        asserted = _asserted(msg)
+        # The call log's name: From's display name unless P-Asserted-Identity has
+        # one (parsed once, for the number too). A stranger's call is logged with its
+        # From alone.
+        asserted = sip.asserted_identity(msg)
         if asserted is not None:
             name = asserted.display or name
-            if not asserted.user:
-                asserted = None
-        number = sip.addr_number(frm if asserted is None else asserted)
+        number = sip.caller_number(msg, asserted, frm)
         canon = number
         if number[:1] == "+":
             canon = self._intl + number[1:]  # as parse_pattern writes patterns

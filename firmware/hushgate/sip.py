@@ -976,15 +976,23 @@ def parse(data, max_size=None):
 # -- numbers and answers ------------------------------------------------------
 
 
-def caller_number(msg):
-    """The caller's number: P-Asserted-Identity's user (or tel: number), else From's,
-    %-escapes decoded and visual separators removed; "" when anonymous."""
+def asserted_identity(msg):
+    """P-Asserted-Identity as a NameAddr (the provider's word on who calls), or None
+    when there is none or it is not a name-addr."""
     try:
-        addr = msg.name_addr(b"p-asserted-identity")
+        return msg.name_addr(b"p-asserted-identity")
     except SipError:
-        addr = None
+        return None
+
+
+def caller_number(msg, asserted=False, frm=None):
+    """The caller's number: P-Asserted-Identity's user (or tel: number), else From's,
+    %-escapes decoded and visual separators removed; "" when anonymous. asserted and
+    frm: asserted_identity(msg) and From's NameAddr, for a caller that has them
+    already (asserted False: not read yet)."""
+    addr = asserted_identity(msg) if asserted is False else asserted
     if addr is None or not addr.user:
-        addr = msg.name_addr(b"from")
+        addr = frm if frm is not None else msg.name_addr(b"from")
     return "" if addr is None else addr_number(addr)
 
 

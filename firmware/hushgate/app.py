@@ -82,11 +82,14 @@ class App:
     # None: never). A flood's datagrams, refused on a peek, leave some 128 bytes of
     # garbage each: left to fill the whole heap, they push what outlives a datagram
     # (a call's entries, a logged INVITE) into the big free blocks at its top, which
-    # end in pieces too small for a datagram let in (1.5 KB).
+    # end in pieces too small for a datagram let in (1.5 KB). 8 KB, not 16: a flood
+    # from many addresses leaves some 19 KB free at 110 KB of heap, and at 16 KB the
+    # heap went to pieces in 2 runs of 19 of the end-to-end flood test (every
+    # datagram then dropped for want of a 1.5 KB block, a wanted call's too).
     pause_ms = 5
     busy_collect_ms = 100  # traffic that never pauses still sees a collection this often
     flood_per_s = 20
-    collect_every = 16384
+    collect_every = 8192
 
     def __init__(self, board, opts, loaded):
         self.board = board
